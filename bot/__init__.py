@@ -1,0 +1,1 @@
+"""Warroom: a ChatOps incident-response bot for Slack."""

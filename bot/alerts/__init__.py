@@ -1,0 +1,1 @@
+"""Alert intake: parse and verify deliveries per source, group alerts into incidents (Slack-free)."""

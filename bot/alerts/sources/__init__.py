@@ -1,0 +1,1 @@
+"""One module per alert source: verify a request and parse its body into `Alert`s."""

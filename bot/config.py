@@ -1,0 +1,82 @@
+"""Settings: the only place that reads the environment (and `.env`)."""
+
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Bodies above this are refused with 413 before anything is stored (issue 2, PROTOCOLS.md 3.2).
+MAX_WEBHOOK_BYTES = 1024 * 1024
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob Warroom has; `.env.example` lists each with a comment."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = "sqlite:///./warroom.db"
+    host: str = "127.0.0.1"
+    port: int = 3000
+    # Where people reach this server; used in links (sandbox, postmortem pages).
+    public_url: str = ""
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    incident_announce_channel: str = ""
+    incident_responders: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    incident_channel_template: str = "inc-{number}-{slug}"
+
+    pagerduty_webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    pagerduty_api_token: SecretStr | None = None
+    pagerduty_api_url: str = "https://api.pagerduty.com"
+    alert_webhook_token: SecretStr | None = None
+    auto_resolve: bool = False
+
+    playbooks_dir: str = "./playbooks"
+    api_token: SecretStr | None = None
+
+    llm_api_url: str = ""
+    llm_api_key: SecretStr | None = None
+    llm_model: str = ""
+
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    # Outbox relay tuning (why each default: docs/architecture.md, "Outbox").
+    outbox_concurrency: int = 8
+    outbox_lease_seconds: float = 60.0
+    outbox_max_attempts: int = 50
+    outbox_ready_backlog: int = 5000
+    slack_timeout_seconds: float = 10.0
+    # chat.postMessage per channel: Slack asks for no more than one message per second.
+    slack_channel_posts_per_second: float = 1.0
+
+    @field_validator("incident_responders", "pagerduty_webhook_secret", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("incident_channel_template")
+    @classmethod
+    def _template_has_number(cls, value: str) -> str:
+        # The number is what makes a channel name unique; a template without it would collide.
+        if "{number}" not in value:
+            raise ValueError("INCIDENT_CHANNEL_TEMPLATE must contain {number}")
+        return value
+
+    @property
+    def sandbox_mode(self) -> bool:
+        """Without a bot token Warroom talks to its own offline workspace."""
+        return self.slack_bot_token is None
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"

@@ -1,0 +1,119 @@
+"""Database engine and sessions: SQLite pragmas, URL translation, and dialect-neutral helpers."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def async_url(url: str) -> str:
+    """`sqlite:///x.db` and `postgresql://...` as people write them, with the async driver added."""
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """One engine per process. SQLite gets a single writer connection (PLATFORM.md 4)."""
+    full = async_url(url)
+    if not is_sqlite(url):
+        # statement_cache_size=0 keeps us safe behind PgBouncer in transaction mode (PLATFORM.md 5).
+        return create_async_engine(
+            full, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args={"statement_cache_size": 0}
+        )
+    engine = create_async_engine(full, pool_size=1, max_overflow=0, connect_args={"timeout": 15})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # the driver stops emitting its own BEGIN
+        cursor = dbapi_conn.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000", "foreign_keys=ON"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A deferred transaction that reads then writes cannot upgrade its lock (SQLITE_BUSY).
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """Engine plus session factory; `transaction()` is what entry points open."""
+
+    def __init__(self, url: str, *, on_outbox_commit: Callable[[], None] | None = None) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._on_outbox_commit = on_outbox_commit
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One short transaction; commits on success, and wakes the relay if outbox rows were added."""
+        async with self.sessions() as session, session.begin():
+            yield session
+        if session.info.pop("outbox_dirty", False) and self._on_outbox_commit is not None:
+            self._on_outbox_commit()
+
+    def on_outbox_commit(self, callback: Callable[[], None]) -> None:
+        self._on_outbox_commit = callback
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def insert_ignore(
+    session: AsyncSession, model: type[SQLModel], values: dict[str, Any], *, conflict: list[str]
+) -> Any | None:
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING id`: the id, or None when the row existed.
+
+    Never select-then-insert: the unique index decides under concurrency (PLATFORM.md 5).
+    """
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    result = await session.execute(stmt.returning(table.c.id))
+    return result.scalar_one_or_none()
+
+
+def dialect_of(session: AsyncSession | Session) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+def upgrade(url: str) -> None:
+    """Apply pending Alembic migrations (blocking; run it in a thread from async code)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", async_url(url).replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+async def upgrade_async(url: str) -> None:
+    await asyncio.to_thread(upgrade, url)

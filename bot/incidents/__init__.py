@@ -1,0 +1,1 @@
+"""Incidents: lifecycle, numbering and timeline (Slack-free)."""

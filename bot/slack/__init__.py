@@ -1,0 +1,1 @@
+"""Slack adapter: Bolt listeners, Block Kit builders and the outbox relay (the only slack_* importer)."""
