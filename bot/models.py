@@ -9,4 +9,13 @@ from bot.slack.models import SlackEventSeen
 
 metadata = SQLModel.metadata
 
-__all__ = ["AlertRow", "Counter", "Delivery", "Incident", "OutboxRow", "SlackEventSeen", "TimelineEvent", "metadata"]
+__all__ = [
+    "AlertRow",
+    "Counter",
+    "Delivery",
+    "Incident",
+    "OutboxRow",
+    "SlackEventSeen",
+    "TimelineEvent",
+    "metadata",
+]

@@ -83,6 +83,7 @@ class Action(StrEnum):
     NONE = "none"
     ACKNOWLEDGE = "acknowledge"
     RESOLVE = "resolve"
+    NOTE = "note"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,149 @@
+"""`create_app(settings)`: the composition root. Nothing connects or starts until the lifespan runs."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+from fastapi import FastAPI, Request, Response
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+
+from bot.alerts.grouping import Outcome, Policy
+from bot.alerts.processor import DeliveryProcessor
+from bot.config import Settings
+from bot.db import Database
+from bot.observability import Metrics
+from bot.outbox import OutboxRow
+from bot.scheduler import build_scheduler
+from bot.slack.bolt_app import build_bolt, make_client
+from bot.slack.gateway import SlackGateway
+from bot.slack.listeners.boundary import SlackDeps
+from bot.slack.ops import OpContext
+from bot.slack.relay import OutboxRelay
+from bot.web import api, health, webhooks
+from bot.web.requests import RequestContextMiddleware
+
+log = structlog.get_logger(__name__)
+
+SANDBOX_TOKEN = "xoxb-sandbox"  # noqa: S105 - the offline workspace's fixed token, not a secret
+SANDBOX_SIGNING_SECRET = "sandbox-signing-secret"  # noqa: S105 - same
+SANDBOX_WEBHOOK_TOKEN = "sandbox-webhook-token"  # noqa: S105 - same
+
+
+@dataclass(frozen=True)
+class SlackCredentials:
+    token: str
+    signing_secret: str
+    api_url: str
+
+
+def slack_credentials(settings: Settings) -> SlackCredentials:
+    if settings.sandbox_mode:
+        return SlackCredentials(SANDBOX_TOKEN, SANDBOX_SIGNING_SECRET, f"{settings.base_url}/sandbox/api/")
+    assert settings.slack_bot_token is not None
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    return SlackCredentials(settings.slack_bot_token.get_secret_value(), secret, settings.slack_api_url)
+
+
+def effective_settings(settings: Settings) -> Settings:
+    """Sandbox mode works with no configuration at all: it fills in its own webhook token."""
+    if settings.sandbox_mode and settings.alert_webhook_token is None:
+        return settings.model_copy(update={"alert_webhook_token": SANDBOX_WEBHOOK_TOKEN})
+    return settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    settings = effective_settings(settings)
+    credentials = slack_credentials(settings)
+    metrics = Metrics()
+    db = Database(settings.database_url)
+    policy = Policy(auto_resolve=settings.auto_resolve, responders=tuple(settings.incident_responders))
+    client = make_client(credentials.token, credentials.api_url, settings.slack_timeout_seconds)
+    gateway = SlackGateway(
+        client, posts_per_second=settings.slack_channel_posts_per_second, observe=metrics.observe_slack
+    )
+    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.slack_timeout_seconds))
+    context = OpContext(
+        db=db,
+        gateway=gateway,
+        http=http,
+        channel_template=settings.incident_channel_template,
+        announce_channel=settings.incident_announce_channel,
+    )
+
+    def on_outbox_done(row: OutboxRow, outcome: str, latency: float) -> None:
+        metrics.outbox_done.labels(row.op, outcome).inc()
+        if outcome == "done":
+            metrics.outbox_latency.labels(row.op).observe(latency)
+
+    relay = OutboxRelay(
+        db,
+        context,
+        concurrency=settings.outbox_concurrency,
+        lease_seconds=settings.outbox_lease_seconds,
+        max_attempts=settings.outbox_max_attempts,
+        on_done=on_outbox_done,
+    )
+    db.on_outbox_commit(relay.wake)
+
+    def on_processed(source: str, outcome: str, result: Outcome | None) -> None:
+        metrics.processed.labels(source, outcome).inc()
+        if result is not None and result.opened:
+            metrics.incidents_opened.inc(len(result.opened))
+
+    processor = DeliveryProcessor(db, policy, on_processed=on_processed)
+    readiness = health.Readiness(workers=[relay, processor])
+    scheduler = build_scheduler(db)
+    bolt = build_bolt(
+        SlackDeps(db=db, settings=settings, policy=policy), client=client, signing_secret=credentials.signing_secret
+    )
+    slack_handler = AsyncSlackRequestHandler(bolt)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        relay.start()
+        processor.start()
+        scheduler.start()
+        log.info("warroom_started", sandbox=settings.sandbox_mode, database=db.engine.dialect.name)
+        try:
+            yield
+        finally:
+            # Order from PLATFORM.md 9: fail readiness, stop claiming, finish in-flight work,
+            # hand leases back, stop the scheduler, close connections.
+            readiness.shutting_down = True
+            await processor.stop()
+            await relay.stop()
+            with contextlib.suppress(Exception):
+                await relay.release()
+            scheduler.shutdown(wait=False)
+            await http.aclose()
+            await db.dispose()
+            log.info("warroom_stopped")
+
+    app = FastAPI(title="Warroom", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(RequestContextMiddleware)
+    app.state.settings = settings
+    app.state.db = db
+    app.state.metrics = metrics
+    app.state.relay = relay
+    app.state.processor = processor
+
+    def observe_intake(source: str, outcome: str) -> None:
+        metrics.intake.labels(source, outcome).inc()
+
+    app.include_router(webhooks.build_router(settings, db, on_stored=processor.wake, observe=observe_intake))
+    app.include_router(api.build_router(settings, db))
+    app.include_router(health.build_router(db, metrics, readiness, max_backlog=settings.outbox_ready_backlog))
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        response: Any = await slack_handler.handle(request)
+        return response  # type: ignore[no-any-return]
+
+    if settings.sandbox_mode:
+        from bot.sandbox import mount_sandbox
+
+        mount_sandbox(app, settings=settings, signing_secret=credentials.signing_secret, readiness=readiness)
+    return app

@@ -1,0 +1,75 @@
+"""Card buttons and the severity select: ack at once, then one conditional update."""
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.errors import InvalidInput
+from bot.incidents import service
+from bot.slack.ids import ActionId
+from bot.slack.listeners.boundary import Requester, SlackDeps, guarded
+
+
+def _incident_id(action: dict[str, Any]) -> int:
+    value = str(action.get("value") or "")
+    if not value.isdigit():
+        raise InvalidInput("This button does not name an incident.")
+    return int(value)
+
+
+def register(app: AsyncApp, deps: SlackDeps) -> None:
+    async def transition(action: dict[str, Any], who: Requester, verb: str) -> None:
+        async def work(session: AsyncSession) -> str | None:
+            incident_id = _incident_id(action)
+            if verb == "ack":
+                result = await service.acknowledge(session, incident_id, actor=who.user)
+            elif verb == "mitigate":
+                result = await service.mitigate(session, incident_id, actor=who.user)
+            else:
+                result = await service.resolve(session, incident_id, actor=who.user)
+            if result.changed:
+                return None  # the card itself shows the change
+            # A second click, or someone else was faster: say so instead of doing it twice.
+            return f"Incident *#{result.incident.number}* is already {result.incident.status}."
+
+        await guarded(deps.db, who, work)
+
+    @app.action(ActionId.ACKNOWLEDGE)
+    async def on_ack(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await transition(action, Requester.from_body(body), "ack")
+
+    @app.action(ActionId.MITIGATE)
+    async def on_mitigate(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await transition(action, Requester.from_body(body), "mitigate")
+
+    @app.action(ActionId.RESOLVE)
+    async def on_resolve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await transition(action, Requester.from_body(body), "resolve")
+
+    @app.action(ActionId.SEVERITY)
+    async def on_severity(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        who = Requester.from_body(body)
+
+        async def work(session: AsyncSession) -> str | None:
+            # The select lives in the card's actions block; its buttons carry the incident id.
+            incident_id = _incident_id_from_block(body, action)
+            value = str((action.get("selected_option") or {}).get("value") or "")
+            if not value.isdigit():
+                raise InvalidInput("Pick a severity from the list.")
+            result = await service.set_severity(session, incident_id, int(value), actor=who.user)
+            return None if result.changed else f"Incident *#{result.incident.number}* is already SEV{value}."
+
+        await guarded(deps.db, who, work)
+
+
+def _incident_id_from_block(body: dict[str, Any], action: dict[str, Any]) -> int:
+    """block_id is `card_actions_<id>_v<version>` (or `announce_actions_…`)."""
+    parts = str(action.get("block_id") or "").split("_")
+    if len(parts) >= 4 and parts[-2].isdigit():
+        return int(parts[-2])
+    raise InvalidInput("This control does not name an incident.")

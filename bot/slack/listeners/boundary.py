@@ -1,0 +1,74 @@
+"""The error boundary for Slack input: one transaction, a reply, and an error id people can quote."""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.alerts.grouping import Policy
+from bot.config import Settings
+from bot.db import Database
+from bot.errors import WarroomError
+from bot.outbox import Op, enqueue
+
+log = structlog.get_logger(__name__)
+
+Work = Callable[[AsyncSession], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class SlackDeps:
+    db: Database
+    settings: Settings
+    policy: Policy
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asked, and where an answer goes (a response_url, else an ephemeral message)."""
+
+    user: str
+    channel: str | None
+    response_url: str | None
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> "Requester":
+        user = body.get("user_id") or (body.get("user") or {}).get("id") or ""
+        channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+        urls: list[dict[str, Any]] = body.get("response_urls") or []
+        url = body.get("response_url") or (urls[0].get("response_url") if urls else None)
+        return cls(user=str(user), channel=channel, response_url=url)
+
+
+async def reply(session: AsyncSession, to: Requester, text: str) -> None:
+    """Queue an ephemeral answer; its own ordering key keeps it out of any incident's queue."""
+    payload = {
+        "text": text,
+        "response_type": "ephemeral",
+        "replace_original": False,
+        "response_url": to.response_url,
+        "channel": to.channel,
+        "user": to.user,
+    }
+    await enqueue(session, Op.RESPOND, payload=payload, ordering_key=f"respond:{to.user}")
+
+
+async def guarded(db: Database, to: Requester, work: Work) -> None:
+    """Run `work` in one transaction and reply with what it returns, or with what went wrong."""
+    try:
+        async with db.transaction() as session:
+            text = await work(session)
+            if text:
+                await reply(session, to, text)
+        return
+    except WarroomError as error:
+        text = str(error)
+    except Exception:
+        error_id = uuid.uuid4().hex[:8]
+        log.exception("slack_input_failed", error_id=error_id, user=to.user)
+        text = f"Something went wrong on our side (error id `{error_id}`). Nothing was changed."
+    async with db.transaction() as session:
+        await reply(session, to, text)

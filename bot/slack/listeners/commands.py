@@ -1,0 +1,169 @@
+"""`/incident` sub-commands: ack at once, then one short transaction, then an ephemeral answer."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.errors import InvalidInput
+from bot.incidents import service
+from bot.incidents.models import EventKind, Incident, Status, TimelineEvent
+from bot.slack.blocks.replies import HELP, declare_modal, list_text, status_text, timeline_text
+from bot.slack.listeners.boundary import Requester, SlackDeps, guarded
+from bot.slack.listeners.targets import target_incident
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Command:
+    deps: SlackDeps
+    who: Requester
+    args: list[str]
+    rest: str  # everything after the sub-command, as typed
+
+
+Handler = Callable[[AsyncSession, Command], Awaitable[str | None]]
+
+
+async def _help(session: AsyncSession, cmd: Command) -> str:
+    return HELP
+
+
+async def _declare(session: AsyncSession, cmd: Command) -> str:
+    incident, _ = await service.open_incident(
+        session,
+        title=cmd.rest,
+        source="slack",
+        declared_by=cmd.who.user,
+        responders=list(cmd.deps.policy.responders),
+    )
+    return f"Declared incident *#{incident.number}*. Its channel is being created; you will be invited."
+
+
+async def _status(session: AsyncSession, cmd: Command) -> str:
+    incident, _ = await target_incident(session, cmd.who.channel, cmd.args)
+    return status_text(incident)
+
+
+def _transition_reply(incident: Incident, changed: bool, done: str) -> str:
+    if changed:
+        return f"Incident *#{incident.number}* {done}."
+    return f"Nothing to do: incident *#{incident.number}* is {incident.status}."
+
+
+async def _ack(session: AsyncSession, cmd: Command) -> str:
+    incident, _ = await target_incident(session, cmd.who.channel, cmd.args)
+    assert incident.id is not None
+    result = await service.acknowledge(session, incident.id, actor=cmd.who.user)
+    return _transition_reply(result.incident, result.changed, "acknowledged")
+
+
+async def _mitigate(session: AsyncSession, cmd: Command) -> str:
+    incident, _ = await target_incident(session, cmd.who.channel, cmd.args)
+    assert incident.id is not None
+    result = await service.mitigate(session, incident.id, actor=cmd.who.user)
+    return _transition_reply(result.incident, result.changed, "is mitigated")
+
+
+async def _resolve(session: AsyncSession, cmd: Command) -> str:
+    incident, args = await target_incident(session, cmd.who.channel, cmd.args)
+    assert incident.id is not None
+    summary = " ".join(args) or None
+    result = await service.resolve(session, incident.id, actor=cmd.who.user, summary=summary)
+    return _transition_reply(result.incident, result.changed, "is resolved")
+
+
+async def _sev(session: AsyncSession, cmd: Command) -> str:
+    incident, args = await target_incident(session, cmd.who.channel, cmd.args)
+    assert incident.id is not None
+    value = (args[0] if args else "").lower().removeprefix("sev")
+    if not value.isdigit():
+        raise InvalidInput("Give a severity from 1 (worst) to 4, e.g. `/incident sev 2`.")
+    result = await service.set_severity(session, incident.id, int(value), actor=cmd.who.user)
+    return _transition_reply(result.incident, result.changed, f"is now SEV{result.incident.severity}")
+
+
+def _text_command(kind: EventKind, done: str) -> Handler:
+    async def handler(session: AsyncSession, cmd: Command) -> str:
+        incident, args = await target_incident(session, cmd.who.channel, cmd.args)
+        assert incident.id is not None
+        await service.add_note(session, incident.id, " ".join(args), actor=cmd.who.user, kind=kind)
+        return f"{done} to the timeline of incident *#{incident.number}*."
+
+    return handler
+
+
+async def _timeline(session: AsyncSession, cmd: Command) -> str:
+    incident, _ = await target_incident(session, cmd.who.channel, cmd.args)
+    stmt = (
+        select(TimelineEvent)
+        .where(col(TimelineEvent.incident_id) == incident.id)
+        .order_by(col(TimelineEvent.at), col(TimelineEvent.id))
+    )
+    return timeline_text(incident, list((await session.execute(stmt)).scalars()))
+
+
+async def _list(session: AsyncSession, cmd: Command) -> str:
+    stmt = (
+        select(Incident).where(col(Incident.status) != Status.RESOLVED).order_by(col(Incident.number).desc()).limit(30)
+    )
+    return list_text(list((await session.execute(stmt)).scalars()))
+
+
+HANDLERS: dict[str, Handler] = {
+    "help": _help,
+    "declare": _declare,
+    "status": _status,
+    "ack": _ack,
+    "acknowledge": _ack,
+    "sev": _sev,
+    "severity": _sev,
+    "note": _text_command(EventKind.NOTE, "Note added"),
+    "why": _text_command(EventKind.WHY, "Five-whys answer added"),
+    "mitigate": _mitigate,
+    "resolve": _resolve,
+    "timeline": _timeline,
+    "list": _list,
+}
+
+
+async def _unknown(session: AsyncSession, cmd: Command) -> str:
+    raise InvalidInput("I don't know that sub-command. `/incident help` lists them.")
+
+
+def register(app: AsyncApp, deps: SlackDeps) -> None:
+    @app.command("/incident")
+    async def incident_command(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()  # within Slack's 3 s, before any database work (PROTOCOLS.md 1.2)
+        text = str(body.get("text") or "").strip()
+        sub, _, rest = text.partition(" ")
+        sub = sub.lower() or "help"
+        who = Requester.from_body(body)
+        if sub == "declare" and not rest.strip():
+            await _open_declare_modal(client, body, deps, who)
+            return
+        cmd = Command(deps=deps, who=who, args=rest.split(), rest=rest.strip())
+        handler = HANDLERS.get(sub, _unknown)
+        await guarded(deps.db, who, lambda session: handler(session, cmd))
+
+
+async def _open_declare_modal(client: AsyncWebClient, body: dict[str, Any], deps: SlackDeps, who: Requester) -> None:
+    """views.open straight away: the trigger_id dies 3 s after Slack sent it, too soon for the outbox."""
+    try:
+        await client.views_open(trigger_id=body.get("trigger_id", ""), view=declare_modal(who.channel))
+    except SlackApiError as error:
+        log.warning("declare_modal_failed", error=error.response.get("error"))
+        message = "I could not open the form in time. Try again, or give a title: `/incident declare DB is down`."
+
+        async def explain(session: AsyncSession) -> str:
+            return message
+
+        await guarded(deps.db, who, explain)

@@ -1,0 +1,1 @@
+"""FastAPI routers: webhooks, JSON API, health and metrics."""

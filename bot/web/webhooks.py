@@ -1,0 +1,156 @@
+"""`POST /webhooks/<source>`: verify, bound, validate, store once, answer 202; processing comes later.
+
+Status codes follow PROTOCOLS.md: 401 for a bad signature or token (nothing stored), 413 over
+1 MiB, 400 for a body that cannot be parsed (with the reason), 503 when storage fails so the
+sender retries, 202 for a new delivery and for a duplicate alike.
+"""
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.alerts.models import Delivery, Source
+from bot.alerts.processor import parse_delivery
+from bot.alerts.sources import pagerduty
+from bot.columns import utcnow
+from bot.config import MAX_WEBHOOK_BYTES, Settings
+from bot.db import Database, insert_ignore
+from bot.errors import InvalidInput
+
+log = structlog.get_logger(__name__)
+
+Observer = Callable[[str, str], None]  # (source, outcome) -> None, for metrics
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int = MAX_WEBHOOK_BYTES) -> bytes:
+    """The raw body, refusing early on Content-Length and while streaming (a lying length)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(status: int, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"status": message, **extra} if status < 400 else {"error": message, **extra}, status)
+
+
+def bearer_ok(request: Request, expected: str | None) -> bool:
+    if not expected:
+        return False
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode())
+
+
+def body_key(body: bytes) -> str:
+    """Sources without a delivery id are deduplicated on content: a redelivery is byte-identical."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def build_router(settings: Settings, db: Database, *, on_stored: Callable[[], None], observe: Observer) -> APIRouter:
+    router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+    token = settings.alert_webhook_token.get_secret_value() if settings.alert_webhook_token else None
+    pd_secrets = [secret.get_secret_value() for secret in settings.pagerduty_webhook_secret]
+
+    async def store(source: Source, key: str, body: bytes, received_at: datetime) -> JSONResponse:
+        try:
+            async with db.transaction() as session:
+                values = {
+                    "source": str(source),
+                    "delivery_key": key,
+                    "body": body,
+                    "received_at": received_at,
+                }
+                values |= {"status": "pending", "attempts": 0}
+                delivery_id = await insert_ignore(session, Delivery, values, conflict=["source", "delivery_key"])
+        except SQLAlchemyError:
+            log.exception("delivery_store_failed", source=str(source))
+            observe(source, "unavailable")
+            return _answer(503, "storage unavailable, retry later")
+        if delivery_id is None:
+            log.info("delivery_duplicate", source=str(source), delivery_key=key)
+            observe(source, "duplicate")
+            return _answer(202, "duplicate")
+        structlog.contextvars.bind_contextvars(delivery=delivery_id)
+        log.info("delivery_stored", source=str(source))
+        observe(source, "accepted")
+        on_stored()
+        return _answer(202, "accepted", delivery=delivery_id)
+
+    async def intake(request: Request, source: Source, verify: Callable[[bytes], bool]) -> JSONResponse:
+        received_at = utcnow()
+        try:
+            body = await read_body(request)
+        except _TooLarge:
+            observe(source, "too_large")
+            return _answer(413, f"body larger than {MAX_WEBHOOK_BYTES} bytes")
+        if not verify(body):
+            observe(source, "unauthorized")
+            return _answer(401, "invalid signature or token")
+        if source is Source.PAGERDUTY:
+            try:
+                document = json.loads(body)
+            except ValueError as error:
+                # PagerDuty drops a delivery on 4xx and disables the subscription after 3: say so loudly.
+                log.error("pagerduty_body_unparseable", error=str(error))
+                observe(source, "invalid")
+                return _answer(400, f"body is not valid JSON: {error}")
+            webhook_id = request.headers.get("x-webhook-id")
+            return await store(source, pagerduty.delivery_key(webhook_id, document, body), body, received_at)
+        try:
+            parse_delivery(source, body, received_at)  # reject what we could never process, now
+        except InvalidInput as error:
+            observe(source, "invalid")
+            return _answer(400, str(error))
+        return await store(source, body_key(body), body, received_at)
+
+    def check_token(request: Request) -> Callable[[bytes], bool]:
+        def verify(_body: bytes) -> bool:
+            if bearer_ok(request, token):
+                return True
+            log.warning("webhook_token_rejected", path=request.url.path, configured=token is not None)
+            return False
+
+        return verify
+
+    @router.post("/pagerduty", status_code=202)
+    async def pagerduty_webhook(request: Request) -> JSONResponse:
+        def verify(body: bytes) -> bool:
+            if pagerduty.verify(pd_secrets, body, request.headers.get("x-pagerduty-signature")):
+                return True
+            # Three rejected deliveries in a row disable the subscription for 24 h (PROTOCOLS.md 3.2).
+            log.error("pagerduty_signature_rejected", secrets_configured=len(pd_secrets))
+            return False
+
+        return await intake(request, Source.PAGERDUTY, verify)
+
+    @router.post("/alertmanager", status_code=202)
+    async def alertmanager_webhook(request: Request) -> JSONResponse:
+        return await intake(request, Source.ALERTMANAGER, check_token(request))
+
+    @router.post("/grafana", status_code=202)
+    async def grafana_webhook(request: Request) -> JSONResponse:
+        return await intake(request, Source.GRAFANA, check_token(request))
+
+    @router.post("/generic", status_code=202)
+    async def generic_webhook(request: Request) -> JSONResponse:
+        return await intake(request, Source.GENERIC, check_token(request))
+
+    return router
