@@ -1,0 +1,132 @@
+"""Grouping on SQLite and PostgreSQL: storms fold into few incidents, lifecycles follow the alerts."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from bot.alerts.grouping import Policy, apply_alerts
+from bot.alerts.models import Action, Alert, AlertRow, AlertStatus, Source
+from bot.db import Database
+from bot.incidents.models import EventKind, Incident, Status, TimelineEvent
+from bot.outbox import OutboxRow, OutboxStatus
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def _alert(group: str, fp: str, status: AlertStatus = AlertStatus.FIRING, at: datetime = T0, **kw: object) -> Alert:
+    values: dict[str, object] = {
+        "source": Source.ALERTMANAGER,
+        "group_key": f"alertmanager:{group}",
+        "fingerprint": fp,
+        "status": status,
+        "title": f"{group} {fp}",
+        "severity": 3,
+        "starts_at": T0,
+        "observed_at": at,
+    }
+    values.update(kw)
+    return Alert(**values)  # type: ignore[arg-type]
+
+
+async def _apply(db: Database, alerts: list[Alert], policy: Policy | None = None) -> None:
+    async with db.transaction() as session:
+        await apply_alerts(session, alerts, policy=policy or Policy())
+
+
+async def _incidents(db: Database) -> list[Incident]:
+    async with db.sessions() as session:
+        return list((await session.execute(select(Incident).order_by(col(Incident.number)))).scalars())
+
+
+async def _kinds(db: Database, incident_id: int | None) -> list[str]:
+    async with db.sessions() as session:
+        stmt = select(TimelineEvent.kind).where(col(TimelineEvent.incident_id) == incident_id)
+        return list((await session.execute(stmt.order_by(col(TimelineEvent.id)))).scalars())
+
+
+async def test_a_storm_folds_into_one_incident_per_group_and_few_slack_operations(db: Database) -> None:
+    # 10 groups x 100 alerts, delivered as 50 notifications that each carry a growing slice of a group.
+    for delivery in range(50):
+        group = f"g{delivery % 10}"
+        upto = (delivery // 10 + 1) * 20
+        await _apply(db, [_alert(group, f"fp{i}") for i in range(upto)])
+    incidents = await _incidents(db)
+    assert len(incidents) == 10
+    async with db.sessions() as session:
+        alerts = (await session.execute(select(func.count()).select_from(AlertRow))).scalar_one()
+        pending = (
+            await session.execute(select(func.count()).where(col(OutboxRow.status) == OutboxStatus.PENDING))
+        ).scalar_one()
+    assert alerts == 1000
+    # Per incident: create channel, topic, card, announce; later card updates fold into the pending one.
+    assert pending == 40
+
+
+async def test_all_alerts_resolved_mitigates_and_a_refire_reopens(db: Database) -> None:
+    await _apply(db, [_alert("g", "a"), _alert("g", "b")])
+    await _apply(db, [_alert("g", "a", AlertStatus.RESOLVED, T0 + timedelta(minutes=1))])
+    assert (await _incidents(db))[0].status == Status.TRIGGERED  # b still fires
+    await _apply(db, [_alert("g", "b", AlertStatus.RESOLVED, T0 + timedelta(minutes=2))])
+    incident = (await _incidents(db))[0]
+    assert incident.status == Status.MITIGATED and incident.mitigated_by_alerts
+    assert EventKind.ALL_ALERTS_RESOLVED in await _kinds(db, incident.id)
+    await _apply(db, [_alert("g", "a", AlertStatus.FIRING, T0 + timedelta(minutes=3))])
+    assert (await _incidents(db))[0].status == Status.TRIGGERED
+
+
+async def test_auto_resolve_closes_the_incident_and_the_next_firing_opens_a_linked_one(db: Database) -> None:
+    policy = Policy(auto_resolve=True)
+    await _apply(db, [_alert("g", "a")], policy)
+    await _apply(db, [_alert("g", "a", AlertStatus.RESOLVED, T0 + timedelta(minutes=1))], policy)
+    first = (await _incidents(db))[0]
+    assert first.status == Status.RESOLVED
+    await _apply(db, [_alert("g", "a", AlertStatus.FIRING, T0 + timedelta(minutes=5))], policy)
+    incidents = await _incidents(db)
+    assert [i.number for i in incidents] == [1, 2]
+    assert incidents[1].previous_incident_id == first.id and incidents[1].status == Status.TRIGGERED
+
+
+async def test_an_older_report_delivered_late_does_not_undo_a_newer_one(db: Database) -> None:
+    await _apply(db, [_alert("g", "a"), _alert("g", "b")])
+    await _apply(db, [_alert("g", "a", AlertStatus.RESOLVED, T0 + timedelta(minutes=2))])
+    await _apply(db, [_alert("g", "a", AlertStatus.FIRING, T0 + timedelta(minutes=1))])  # late retry
+    async with db.sessions() as session:
+        status = (await session.execute(select(AlertRow.status).where(col(AlertRow.fingerprint) == "a"))).scalar_one()
+    assert status == AlertStatus.RESOLVED
+
+
+async def test_resolved_alerts_without_an_open_incident_open_nothing(db: Database) -> None:
+    await _apply(db, [_alert("g", "a", AlertStatus.RESOLVED)])
+    assert await _incidents(db) == []
+
+
+async def test_a_worse_alert_raises_the_severity_but_a_milder_one_never_lowers_it(db: Database) -> None:
+    await _apply(db, [_alert("g", "a", severity=3)])
+    await _apply(db, [_alert("g", "b", severity=1)])
+    await _apply(db, [_alert("g", "c", severity=4)])
+    assert (await _incidents(db))[0].severity == 1
+
+
+async def test_pagerduty_actions_move_the_incident_and_notes_land_on_its_timeline(db: Database) -> None:
+    def pd(action: Action, status: AlertStatus = AlertStatus.FIRING, minutes: int = 0) -> Alert:
+        return Alert(
+            source=Source.PAGERDUTY,
+            group_key="pagerduty:Q1",
+            fingerprint="Q1",
+            status=status,
+            title="Checkout errors",
+            action=action,
+            actor="Jane Doe",
+            observed_at=T0 + timedelta(minutes=minutes),
+        )
+
+    await _apply(db, [pd(Action.NONE)])
+    await _apply(db, [pd(Action.ACKNOWLEDGE, minutes=1)])
+    incident = (await _incidents(db))[0]
+    assert incident.status == Status.ACKNOWLEDGED and incident.commander is None  # not a Slack user
+    await _apply(db, [pd(Action.NOTE, minutes=2)])
+    await _apply(db, [pd(Action.RESOLVE, AlertStatus.RESOLVED, minutes=3)])
+    incident = (await _incidents(db))[0]
+    assert incident.status == Status.RESOLVED and incident.open_group_key is None
+    assert EventKind.SOURCE in await _kinds(db, incident.id)
