@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.alerts.models import AlertRow, AlertStatus
 from bot.db import Database
@@ -176,7 +176,7 @@ async def _card_facts(context: OpContext, incident: Incident) -> CardFacts:
             .where(col(AlertRow.incident_id) == incident.id)
             .group_by(col(AlertRow.status))
         )
-        counts = dict((await session.execute(stmt)).tuples().all())
+        counts = {status: count for status, count in (await session.execute(stmt)).all()}
         previous = None
         if incident.previous_incident_id is not None:
             previous = (await service.get_by_id(session, incident.previous_incident_id)).number

@@ -3,7 +3,7 @@
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import InvalidInput
 from bot.incidents import service

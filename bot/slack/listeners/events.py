@@ -5,7 +5,7 @@ from typing import Any
 import structlog
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import insert_ignore
 from bot.incidents import service

@@ -2,7 +2,7 @@
 
 import re
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import NotFound
 from bot.incidents import service

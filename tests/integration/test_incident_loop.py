@@ -1,0 +1,56 @@
+"""The incident loop end to end over real HTTP: webhook in, incident channel and card out, buttons back."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.support.live import RESPONDER, Stack, live_stack
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def _card(stack: Stack, channel_id: str) -> Any:
+    cards = [m for m in stack.messages(channel_id) if (m.metadata or {}).get("event_payload", {}).get("kind") == "card"]
+    assert len(cards) == 1, f"expected exactly one card, found {len(cards)}"
+    return cards[0]
+
+
+def _buttons(message: Any) -> list[str]:
+    return [
+        e["text"]["text"]
+        for b in message.blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["type"] == "button"
+    ]
+
+
+async def test_an_alertmanager_alert_opens_an_incident_channel_with_a_live_card(sqlite_url: str) -> None:
+    async with live_stack(sqlite_url) as stack:
+        body = fixture("alertmanager_webhook_v4.json")
+        response = await stack.webhook("alertmanager", body)
+        assert response.status_code == 202, response.text
+        await stack.settled()
+
+        incident = await stack.api("/incidents/1")
+        assert incident["status"] == "triggered" and len(incident["alerts"]) == 2
+        channel = stack.channel("inc-1-")
+        assert incident["channel_id"] == channel.id and incident["channel_name"] == channel.name
+        assert RESPONDER in channel.members
+        assert channel.topic.startswith(f"SEV{incident['severity']} · triggered")
+        card = _card(stack, channel.id)
+        assert _buttons(card) == ["Acknowledge", "Mitigate", "Resolve"]
+        announce = stack.workspace.channel_by_name("incidents")
+        assert announce is not None
+        assert any(f"<#{channel.id}>" in json.dumps(m.blocks) for m in stack.messages(announce.id))
+
+        # The same notification again changes nothing.
+        again = await stack.webhook("alertmanager", body)
+        assert again.status_code == 202 and again.json()["status"] == "duplicate"
+        await stack.settled()
+        assert len((await stack.api("/incidents"))["incidents"]) == 1
+        assert len(stack.calls("chat.postMessage")) == 2  # the card and the announcement, once each
