@@ -15,6 +15,7 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.requests import ClientDisconnect
 
 from bot.alerts.models import Delivery, Source
 from bot.alerts.processor import parse_delivery
@@ -101,6 +102,9 @@ def build_router(settings: Settings, db: Database, *, on_stored: Callable[[], No
         except _TooLarge:
             observe(source, "too_large")
             return _answer(413, f"body larger than {MAX_WEBHOOK_BYTES} bytes")
+        except ClientDisconnect:
+            observe(source, "incomplete")
+            return _answer(400, "the request body ended early")
         if not verify(body):
             observe(source, "unauthorized")
             return _answer(401, "invalid signature or token")

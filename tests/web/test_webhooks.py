@@ -1,0 +1,101 @@
+"""Webhook intake over HTTP: what is refused is never stored, what is accepted is stored once."""
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.alerts.models import Delivery
+from bot.db import Database
+from tests.support.live import PAGERDUTY_SECRET, Stack, live_stack
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+VECTOR = json.loads((FIXTURES / "pagerduty_signature_test_vector.json").read_text())
+MISMATCH = VECTOR["x_pagerduty_signature_mismatch"]
+SIGNED_BODY = (FIXTURES / "pagerduty_v3_priority_updated_signed.body.json").read_bytes()
+
+
+async def _stored(stack: Stack) -> int:
+    database = Database(stack.settings.database_url)
+    try:
+        async with database.sessions() as session:
+            return int((await session.execute(select(func.count()).select_from(Delivery))).scalar_one())
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+async def stack(sqlite_url: str):  # type: ignore[no-untyped-def]
+    secrets = f"{PAGERDUTY_SECRET},{VECTOR['secret']}"  # two secrets configured: a rotation
+    async with live_stack(sqlite_url, pagerduty_webhook_secret=secrets) as running:
+        yield running
+
+
+async def test_refusals_store_nothing(stack: Stack) -> None:
+    generic = {"title": "Disk full", "dedup_key": "disk"}
+    cases = [
+        # (path, body, headers, status)
+        ("/webhooks/generic", json.dumps(generic), {}, 401),
+        ("/webhooks/generic", json.dumps(generic), {"authorization": "Bearer wrong"}, 401),
+        ("/webhooks/alertmanager", "{}", {"authorization": "Basic dGVzdA=="}, 401),
+        ("/webhooks/pagerduty", SIGNED_BODY.decode(), {"x-pagerduty-signature": MISMATCH}, 401),
+        ("/webhooks/pagerduty", SIGNED_BODY.decode(), {}, 401),
+        ("/webhooks/pagerduty", SIGNED_BODY.decode(), {"x-pagerduty-signature": "garbage,,v2=zz"}, 401),
+    ]
+    for path, body, headers, status in cases:
+        response = await stack.http.post(path, content=body, headers={"content-type": "application/json", **headers})
+        assert response.status_code == status, (path, headers, response.text)
+    assert await _stored(stack) == 0
+
+
+async def test_unparseable_and_oversized_bodies_get_a_reason(stack: Stack) -> None:
+    not_json = await stack.webhook("alertmanager", b"{not json")
+    assert not_json.status_code == 400 and "JSON" in not_json.json()["error"]
+    wrong_shape = await stack.webhook("alertmanager", [1, 2, 3])
+    assert wrong_shape.status_code == 400 and "alerts" in wrong_shape.json()["error"]
+    no_title = await stack.webhook("generic", {"dedup_key": "x"})
+    assert no_title.status_code == 400 and "title" in no_title.json()["error"]
+    huge = {"title": "big", "annotations": {"blob": "x" * (1024 * 1024)}}
+    assert (await stack.webhook("generic", huge)).status_code == 413
+    # Without a Content-Length (chunked), the limit is enforced while streaming.
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(20):
+            yield b"x" * 65536
+
+    chunked = await stack.http.post(
+        "/webhooks/generic", content=chunks(), headers={"authorization": "Bearer test-webhook-token"}
+    )
+    assert chunked.status_code == 413
+    assert await _stored(stack) == 0
+
+
+async def test_pagerduty_signatures_during_rotation_and_redelivery(stack: Stack) -> None:
+    headers = {"content-type": "application/json", "x-webhook-id": "wh-1"}
+    rotating = {**headers, "x-pagerduty-signature": VECTOR["rotation_header_example"].split(" (")[0]}
+    first = await stack.http.post("/webhooks/pagerduty", content=SIGNED_BODY, headers=rotating)
+    assert first.status_code == 202 and first.json()["status"] == "accepted"
+    again = await stack.http.post("/webhooks/pagerduty", content=SIGNED_BODY, headers=rotating)
+    assert again.status_code == 202 and again.json()["status"] == "duplicate"
+    assert await _stored(stack) == 1
+
+
+async def test_unknown_pagerduty_events_are_accepted_and_ignored(stack: Stack) -> None:
+    unsupported = (FIXTURES / "pagerduty_v3_incident_unsupported.json").read_bytes()
+    ping = json.dumps({"event": {"id": "E1", "event_type": "pagey.ping", "data": None}}).encode()
+    for body in (unsupported, ping):
+        assert (await stack.webhook("pagerduty", body)).status_code == 202
+    await stack.settled()
+    assert (await stack.api("/incidents"))["incidents"] == []
+
+
+async def test_same_content_is_one_delivery_and_alerts_for_one_group_are_one_incident(stack: Stack) -> None:
+    alert = {"title": "Checkout 5xx above 2%", "dedup_key": "checkout-5xx", "severity": "critical"}
+    statuses = [(await stack.webhook("generic", alert)).json()["status"] for _ in range(3)]
+    assert statuses == ["accepted", "duplicate", "duplicate"]
+    await stack.webhook("generic", {**alert, "annotations": {"value": "3%"}})
+    await stack.settled()
+    incidents = (await stack.api("/incidents"))["incidents"]
+    assert len(incidents) == 1 and incidents[0]["severity"] == 1
+    assert await _stored(stack) == 2
