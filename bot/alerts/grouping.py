@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -63,8 +63,11 @@ async def _apply_group(
     status_alerts = [a for a in alerts if a.action is not Action.NOTE]
     firing = [a for a in status_alerts if a.status is AlertStatus.FIRING]
     if incident is None:
+        if firing and alerts[0].source in GROUP_SOURCES:
+            firing = await _new_episodes(session, group_key, firing)
+            status_alerts = firing
         if not firing:
-            # Resolved or notes for a group with no open incident: nothing to attach them to.
+            # Resolved alerts, notes, or repeats of an episode already closed: nothing to open.
             outcome.ignored += len(alerts)
             return
         first = min(firing, key=lambda a: a.severity)
@@ -100,6 +103,19 @@ async def _apply_group(
     elif incident.source in GROUP_SOURCES and newly_resolved and not firing:
         await _maybe_all_resolved(session, incident, policy)
     await enqueue(session, Op.SYNC_CARD, incident_id=incident_id)
+
+
+async def _new_episodes(session: AsyncSession, group_key: str, firing: list[Alert]) -> list[Alert]:
+    """Firing alerts that are not repeats of what the group's last incident already saw.
+
+    Alertmanager resends a still-firing group every `repeat_interval`. If someone resolved the
+    incident while an alert kept firing, that repeat (same fingerprint, same `startsAt`) must not
+    open a new incident; an alert that really fires again has a new `startsAt`.
+    """
+    previous = select(func.max(col(Incident.id))).where(col(Incident.group_key) == group_key).scalar_subquery()
+    stmt = select(col(AlertRow.fingerprint), col(AlertRow.starts_at)).where(col(AlertRow.incident_id) == previous)
+    seen = {(fingerprint, starts_at) for fingerprint, starts_at in (await session.execute(stmt)).all()}
+    return [a for a in firing if a.starts_at is None or (a.fingerprint, a.starts_at) not in seen]
 
 
 def _earliest(alerts: list[Alert]) -> datetime | None:

@@ -8,6 +8,7 @@ from sqlmodel import col
 from bot.alerts.grouping import Policy, apply_alerts
 from bot.alerts.models import Action, Alert, AlertRow, AlertStatus, Source
 from bot.db import Database
+from bot.incidents import service
 from bot.incidents.models import EventKind, Incident, Status, TimelineEvent
 from bot.outbox import OutboxRow, OutboxStatus
 
@@ -81,7 +82,8 @@ async def test_auto_resolve_closes_the_incident_and_the_next_firing_opens_a_link
     await _apply(db, [_alert("g", "a", AlertStatus.RESOLVED, T0 + timedelta(minutes=1))], policy)
     first = (await _incidents(db))[0]
     assert first.status == Status.RESOLVED
-    await _apply(db, [_alert("g", "a", AlertStatus.FIRING, T0 + timedelta(minutes=5))], policy)
+    refired = T0 + timedelta(minutes=5)
+    await _apply(db, [_alert("g", "a", AlertStatus.FIRING, refired, starts_at=refired)], policy)
     incidents = await _incidents(db)
     assert [i.number for i in incidents] == [1, 2]
     assert incidents[1].previous_incident_id == first.id and incidents[1].status == Status.TRIGGERED
@@ -130,3 +132,18 @@ async def test_pagerduty_actions_move_the_incident_and_notes_land_on_its_timelin
     incident = (await _incidents(db))[0]
     assert incident.status == Status.RESOLVED and incident.open_group_key is None
     assert EventKind.SOURCE in await _kinds(db, incident.id)
+
+
+async def test_a_repeat_of_a_still_firing_alert_after_resolution_opens_nothing(db: Database) -> None:
+    await _apply(db, [_alert("g", "a")])
+    incident = (await _incidents(db))[0]
+    async with db.transaction() as session:
+        await service.resolve(session, incident.id or 0, actor="U0ALICE", summary="silenced, fix tomorrow")
+    # Alertmanager's repeat_interval resend: same fingerprint, same startsAt.
+    await _apply(db, [_alert("g", "a", at=T0 + timedelta(hours=4))])
+    assert len(await _incidents(db)) == 1
+    # It stops and starts again: a new episode, a new incident linked to the old one.
+    later = T0 + timedelta(hours=6)
+    await _apply(db, [_alert("g", "a", starts_at=later, at=later)])
+    incidents = await _incidents(db)
+    assert len(incidents) == 2 and incidents[1].previous_incident_id == incident.id
