@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import structlog
 from fastapi import FastAPI, Request, Response
+from pydantic import SecretStr
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 
 from bot.alerts.grouping import Outcome, Policy
@@ -30,6 +31,7 @@ log = structlog.get_logger(__name__)
 SANDBOX_TOKEN = "xoxb-sandbox"  # noqa: S105 - the offline workspace's fixed token, not a secret
 SANDBOX_SIGNING_SECRET = "sandbox-signing-secret"  # noqa: S105 - same
 SANDBOX_WEBHOOK_TOKEN = "sandbox-webhook-token"  # noqa: S105 - same
+SANDBOX_API_TOKEN = "sandbox-api-token"  # noqa: S105 - same
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,11 @@ def slack_credentials(settings: Settings) -> SlackCredentials:
 
 
 def effective_settings(settings: Settings) -> Settings:
-    """Sandbox mode works with no configuration at all: it fills in its own webhook token."""
-    if settings.sandbox_mode and settings.alert_webhook_token is None:
-        return settings.model_copy(update={"alert_webhook_token": SANDBOX_WEBHOOK_TOKEN})
-    return settings
+    """Sandbox mode works with no configuration at all: it fills in its own tokens (printed at start)."""
+    if not settings.sandbox_mode:
+        return settings
+    defaults = {"alert_webhook_token": SANDBOX_WEBHOOK_TOKEN, "api_token": SANDBOX_API_TOKEN}
+    return settings.model_copy(update={k: SecretStr(v) for k, v in defaults.items() if getattr(settings, k) is None})
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -2,8 +2,11 @@
 
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Values copied from examples that must never protect a real deployment.
+PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "changethis", "secret", "xxx", "todo"})
 
 # Bodies above this are refused with 413 before anything is stored (issue 2, PROTOCOLS.md 3.2).
 MAX_WEBHOOK_BYTES = 1024 * 1024
@@ -71,6 +74,22 @@ class Settings(BaseSettings):
         if "{number}" not in value:
             raise ValueError("INCIDENT_CHANNEL_TEMPLATE must contain {number}")
         return value
+
+    @model_validator(mode="after")
+    def _secrets_are_real(self) -> "Settings":
+        named = [
+            ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
+            ("ALERT_WEBHOOK_TOKEN", self.alert_webhook_token),
+            ("API_TOKEN", self.api_token),
+            *(("PAGERDUTY_WEBHOOK_SECRET", secret) for secret in self.pagerduty_webhook_secret),
+        ]
+        for name, value in named:
+            if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"{name} is still a placeholder; set a real secret")
+        if self.slack_bot_token is not None and self.slack_signing_secret is None:
+            # Without it every request from Slack would be refused as unsigned.
+            raise ValueError("SLACK_SIGNING_SECRET is required when SLACK_BOT_TOKEN is set")
+        return self
 
     @property
     def sandbox_mode(self) -> bool:
