@@ -34,6 +34,7 @@ def test_environment_lists_and_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"alert_webhook_token": "change-me"}, "ALERT_WEBHOOK_TOKEN is still a placeholder"),
         ({"slack_bot_token": "xoxb-1"}, "SLACK_SIGNING_SECRET is required"),
         ({"incident_channel_template": "inc-{slug}"}, "must contain {number}"),
+        ({"pagerduty_webhook_secret": "real-old-secret,changeme"}, "PAGERDUTY_WEBHOOK_SECRET is still a placeholder"),
     ],
 )
 def test_unsafe_settings_are_refused(values: dict[str, str], message: str) -> None:
