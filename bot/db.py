@@ -9,10 +9,9 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -88,7 +87,7 @@ class Database:
 async def insert_ignore(
     session: AsyncSession, model: type[SQLModel], values: dict[str, Any], *, conflict: list[str]
 ) -> Any | None:
-    """`INSERT ... ON CONFLICT DO NOTHING RETURNING id`: the id, or None when the row existed.
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING <key>`: the new key, or None when the row existed.
 
     Never select-then-insert: the unique index decides under concurrency (PLATFORM.md 5).
     """
@@ -96,7 +95,8 @@ async def insert_ignore(
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    result = await session.execute(stmt.returning(table.c.id))
+    key_column = next(iter(table.primary_key.columns))
+    result = await session.execute(stmt.returning(key_column))
     return result.scalar_one_or_none()
 
 

@@ -10,8 +10,8 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Index
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.columns import json_column, utcnow
 from bot.db import insert_ignore

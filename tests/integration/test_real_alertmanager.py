@@ -9,7 +9,7 @@ a failure under CI=true.
 """
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,7 +50,7 @@ class Rig:
         incidents: list[dict[str, Any]] = (await self.stack.api("/incidents"))["incidents"]
         return incidents
 
-    async def incident_when(self, what: str, check: Any) -> dict[str, Any]:
+    async def incident_when(self, what: str, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
         """Poll incident #1 until `check(incident)` holds; returns it."""
 
         async def ready() -> dict[str, Any] | None:
@@ -60,11 +60,13 @@ class Rig:
             return incident if check(incident) else None
 
         try:
-            return await wait_for(ready, timeout=NOTIFY_TIMEOUT, what=what)
+            found = await wait_for(ready, timeout=NOTIFY_TIMEOUT, what=what)
         except AssertionError as error:
             last = await self.incidents()
             detail = json.dumps(await self.stack.api("/incidents/1"), indent=1) if last else "no incident at all"
             raise AssertionError(f"{error}; incidents: {len(last)}; incident #1: {detail}") from error
+        assert found is not None
+        return found
 
     def cards(self, channel_id: str) -> list[Any]:
         return [
@@ -139,11 +141,12 @@ async def test_real_alertmanager_notifications_open_and_mitigate_one_incident(ri
     assert incident["card_ts"] == card_ts
     assert "Triggered" in _fields(cards[0]) and "Alerts: 2 firing, 0 resolved" in _fields(cards[0])
 
-    # Alertmanager re-sends the unchanged group every repeat_interval (2s): still one incident, one card.
+    # Alertmanager re-sends the unchanged group every repeat_interval (2s); the bot takes the byte-identical
+    # body as a duplicate: still one incident, one card.
     await wait_for(
-        lambda: _sent_at_least(am, 2),
+        lambda: _intake_at_least(stack, "duplicate", 1),
         timeout=NOTIFY_TIMEOUT,
-        what="Alertmanager to repeat the firing notification",
+        what="Alertmanager's repeat of the firing notification to reach the bot",
     )
     await stack.settled()
     assert len(await rig.incidents()) == 1
@@ -189,11 +192,24 @@ async def test_real_alertmanager_notifications_open_and_mitigate_one_incident(ri
     assert len(card_posts) == 1, [c.args for c in card_posts]
     assert any(c.args.get("ts") == card_ts for c in stack.calls("chat.update"))
 
-    # Every notification Alertmanager sent was accepted: none failed, none needed a retry.
+    # Every notification Alertmanager sent was taken: none failed, none needed a retry, none was refused.
     counters = await am.counters()
     assert counters["failed"] == 0 and counters["requests_failed"] == 0, counters
     assert counters["sent"] >= 3, counters  # first, at least one repeat, resolved
+    outcomes = await _intake(stack)
+    assert set(outcomes) == {"accepted", "duplicate"} and outcomes["accepted"] >= 2, outcomes
 
 
-async def _sent_at_least(am: Alertmanager, count: int) -> bool:
-    return (await am.counters())["sent"] >= count
+async def _intake(stack: Stack) -> dict[str, float]:
+    """The bot's `warroom_intake_total` for Alertmanager, by outcome (accepted, duplicate, unauthorized, ...)."""
+    text = (await stack.http.get("/metrics")).text
+    outcomes: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("warroom_intake_total{") and 'source="alertmanager"' in line:
+            outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
+            outcomes[outcome] = outcomes.get(outcome, 0.0) + float(line.rsplit(" ", 1)[1])
+    return outcomes
+
+
+async def _intake_at_least(stack: Stack, outcome: str, count: int) -> bool:
+    return (await _intake(stack)).get(outcome, 0.0) >= count

@@ -216,12 +216,19 @@ async def running_alertmanager(
     *,
     webhook_url: str,
     token: str,
+    group_wait: str = "1s",
+    group_interval: str = "1s",
+    repeat_interval: str = "1h",
     ready_timeout: float = 15.0,
-    **timing: str,
 ) -> AsyncIterator[Alertmanager]:
     """Alertmanager on 127.0.0.1, sending every group to `webhook_url` with `token`; stopped on exit."""
     assert webhook_url.startswith(("http://127.0.0.1:", "http://[::1]:")), f"not a loopback URL: {webhook_url}"
-    config_file = _write_config(directory, config(webhook_url, token, **timing))
+    config_file = _write_config(
+        directory,
+        config(
+            webhook_url, token, group_wait=group_wait, group_interval=group_interval, repeat_interval=repeat_interval
+        ),
+    )
     failures: list[str] = []
     for _ in range(START_ATTEMPTS):
         # The port is free now; another process might take it before Alertmanager binds it, hence the retries.
