@@ -113,7 +113,11 @@ async def _new_episodes(session: AsyncSession, group_key: str, firing: list[Aler
     open a new incident; an alert that really fires again has a new `startsAt`.
     """
     previous = select(func.max(col(Incident.id))).where(col(Incident.group_key) == group_key).scalar_subquery()
-    stmt = select(col(AlertRow.fingerprint), col(AlertRow.starts_at)).where(col(AlertRow.incident_id) == previous)
+    # Only alerts still firing when the incident closed can be repeated; one that had resolved
+    # and fires again is a new episode even with its original startsAt.
+    stmt = select(col(AlertRow.fingerprint), col(AlertRow.starts_at)).where(
+        col(AlertRow.incident_id) == previous, col(AlertRow.status) == AlertStatus.FIRING
+    )
     seen = {(fingerprint, starts_at) for fingerprint, starts_at in (await session.execute(stmt)).all()}
     return [a for a in firing if a.starts_at is None or (a.fingerprint, a.starts_at) not in seen]
 
@@ -162,8 +166,11 @@ async def _upsert_alerts(
             existing[alert.fingerprint] = row
             (new_firing if alert.status is AlertStatus.FIRING else resolved).append(alert.title)
             continue
-        if observed < row.observed_at:
-            continue  # an older report delivered late (a retry, or HA peers): the newer state stands
+        if alert.source not in GROUP_SOURCES and observed < row.observed_at:
+            # An older report delivered late: the newer state stands. Whole-group sources are
+            # exempt: each notification is the group's current state, sent serially, so arrival
+            # order is the truth, and a re-fire may carry its original startsAt.
+            continue
         if row.status != alert.status:
             (fired_again if alert.status is AlertStatus.FIRING else resolved).append(alert.title)
         row.status = str(alert.status)

@@ -36,12 +36,16 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("source", "delivery_key"),
         Index("ix_delivery_pending", "status", "id"),
+        Index("ix_delivery_group", "source", "group_key", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     source: str
-    # The source's delivery id (PagerDuty X-Webhook-Id) or a hash of the body.
+    # The source's delivery id (PagerDuty X-Webhook-Id), or for sources without one a hash of the
+    # body scoped to the group's last different delivery (see bot/web/webhooks.py, content_key).
     delivery_key: str
+    group_key: str | None = None
+    content_hash: str | None = None
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     received_at: datetime = Field(default_factory=utcnow)
     status: str = Field(default=DeliveryStatus.PENDING)

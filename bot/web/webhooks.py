@@ -14,10 +14,13 @@ from datetime import datetime
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from starlette.requests import ClientDisconnect
 
-from bot.alerts.models import Delivery, Source
+from bot.alerts.models import Alert, Delivery, Source
 from bot.alerts.processor import parse_delivery
 from bot.alerts.sources import pagerduty
 from bot.columns import utcnow
@@ -60,9 +63,33 @@ def bearer_ok(request: Request, expected: str | None) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode())
 
 
-def body_key(body: bytes) -> str:
-    """Sources without a delivery id are deduplicated on content: a redelivery is byte-identical."""
-    return "sha256:" + hashlib.sha256(body).hexdigest()
+MAX_GROUP_KEY = 500
+
+
+def group_of(alerts: list[Alert]) -> str:
+    """The group a delivery speaks for (a generic batch may speak for several)."""
+    joined = "|".join(sorted({a.group_key for a in alerts}))
+    return joined if len(joined) <= MAX_GROUP_KEY else "sha256:" + hashlib.sha256(joined.encode()).hexdigest()
+
+
+async def content_key(session: AsyncSession, source: Source, group_key: str, content_hash: str) -> str:
+    """Dedupe key for sources without a delivery id: the body's hash, scoped to the group's history.
+
+    A redelivery (a retry, an HA peer's copy, a repeat_interval resend) is byte-identical to the
+    group's latest different body's successor, so it gets the same key and the unique index drops
+    it. But a group can legitimately flip back to an earlier body — firing, resolved, then firing
+    again with the original startsAt when Prometheus resends after an outage — and that must not
+    be mistaken for a redelivery of the first notification: the key includes the id of the last
+    delivery of this group whose content differed. Concurrent identical copies read the same id,
+    so they still collide.
+    """
+    stmt = select(func.max(col(Delivery.id))).where(
+        col(Delivery.source) == str(source),
+        col(Delivery.group_key) == group_key,
+        col(Delivery.content_hash) != content_hash,
+    )
+    after = (await session.execute(stmt)).scalar_one_or_none() or 0
+    return f"sha256:{content_hash}:after:{after}"
 
 
 def build_router(settings: Settings, db: Database, *, on_stored: Callable[[], None], observe: Observer) -> APIRouter:
@@ -70,16 +97,25 @@ def build_router(settings: Settings, db: Database, *, on_stored: Callable[[], No
     token = settings.alert_webhook_token.get_secret_value() if settings.alert_webhook_token else None
     pd_secrets = [secret.get_secret_value() for secret in settings.pagerduty_webhook_secret]
 
-    async def store(source: Source, key: str, body: bytes, received_at: datetime) -> JSONResponse:
+    async def store(
+        source: Source, body: bytes, received_at: datetime, *, key: str | None = None, group_key: str | None = None
+    ) -> JSONResponse:
+        """Store once. Without a `key` from the source, dedupe on content within `group_key`."""
+        content_hash = hashlib.sha256(body).hexdigest()
         try:
             async with db.transaction() as session:
+                if key is None:
+                    key = await content_key(session, source, group_key or "", content_hash)
                 values = {
                     "source": str(source),
                     "delivery_key": key,
+                    "group_key": group_key,
+                    "content_hash": content_hash,
                     "body": body,
                     "received_at": received_at,
+                    "status": "pending",
+                    "attempts": 0,
                 }
-                values |= {"status": "pending", "attempts": 0}
                 delivery_id = await insert_ignore(session, Delivery, values, conflict=["source", "delivery_key"])
         except SQLAlchemyError:
             log.exception("delivery_store_failed", source=str(source))
@@ -117,13 +153,13 @@ def build_router(settings: Settings, db: Database, *, on_stored: Callable[[], No
                 observe(source, "invalid")
                 return _answer(400, f"body is not valid JSON: {error}")
             webhook_id = request.headers.get("x-webhook-id")
-            return await store(source, pagerduty.delivery_key(webhook_id, document, body), body, received_at)
+            return await store(source, body, received_at, key=pagerduty.delivery_key(webhook_id, document, body))
         try:
-            parse_delivery(source, body, received_at)  # reject what we could never process, now
+            alerts = parse_delivery(source, body, received_at)  # reject what we could never process, now
         except InvalidInput as error:
             observe(source, "invalid")
             return _answer(400, str(error))
-        return await store(source, body_key(body), body, received_at)
+        return await store(source, body, received_at, group_key=group_of(alerts))
 
     def check_token(request: Request) -> Callable[[bytes], bool]:
         def verify(_body: bytes) -> bool:

@@ -89,13 +89,27 @@ async def test_auto_resolve_closes_the_incident_and_the_next_firing_opens_a_link
     assert incidents[1].previous_incident_id == first.id and incidents[1].status == Status.TRIGGERED
 
 
-async def test_an_older_report_delivered_late_does_not_undo_a_newer_one(db: Database) -> None:
-    await _apply(db, [_alert("g", "a"), _alert("g", "b")])
-    await _apply(db, [_alert("g", "a", AlertStatus.RESOLVED, T0 + timedelta(minutes=2))])
-    await _apply(db, [_alert("g", "a", AlertStatus.FIRING, T0 + timedelta(minutes=1))])  # late retry
+async def _status_of(db: Database, fingerprint: str) -> str:
     async with db.sessions() as session:
-        status = (await session.execute(select(AlertRow.status).where(col(AlertRow.fingerprint) == "a"))).scalar_one()
-    assert status == AlertStatus.RESOLVED
+        stmt = select(AlertRow.status).where(col(AlertRow.fingerprint) == fingerprint)
+        return str((await session.execute(stmt)).scalar_one())
+
+
+async def test_an_older_per_event_report_delivered_late_does_not_undo_a_newer_one(db: Database) -> None:
+    generic = {"source": Source.GENERIC, "group_key": "generic:disk"}
+    await _apply(db, [_alert("g", "d", **generic)])
+    await _apply(db, [_alert("g", "d", AlertStatus.RESOLVED, T0 + timedelta(minutes=2), **generic)])
+    await _apply(db, [_alert("g", "d", AlertStatus.FIRING, T0 + timedelta(minutes=1), **generic)])  # late
+    assert await _status_of(db, "d") == AlertStatus.RESOLVED
+
+
+async def test_an_alertmanager_refire_with_its_original_starts_at_counts(db: Database) -> None:
+    # Prometheus lost Alertmanager for longer than resolve_timeout, Alertmanager resolved the alert,
+    # then Prometheus resent it still firing with its original startsAt.
+    await _apply(db, [_alert("g", "a"), _alert("g", "b")])
+    await _apply(db, [_alert("g", "a", AlertStatus.RESOLVED, T0 + timedelta(minutes=10))])
+    await _apply(db, [_alert("g", "a", AlertStatus.FIRING, T0)])
+    assert await _status_of(db, "a") == AlertStatus.FIRING
 
 
 async def test_resolved_alerts_without_an_open_incident_open_nothing(db: Database) -> None:
@@ -147,3 +161,12 @@ async def test_a_repeat_of_a_still_firing_alert_after_resolution_opens_nothing(d
     await _apply(db, [_alert("g", "a", starts_at=later, at=later)])
     incidents = await _incidents(db)
     assert len(incidents) == 2 and incidents[1].previous_incident_id == incident.id
+
+
+async def test_an_alert_that_resolved_and_fires_again_after_resolution_is_a_new_episode(db: Database) -> None:
+    policy = Policy(auto_resolve=True)
+    await _apply(db, [_alert("g", "a")], policy)
+    await _apply(db, [_alert("g", "a", AlertStatus.RESOLVED, T0 + timedelta(minutes=10))], policy)
+    assert (await _incidents(db))[0].status == Status.RESOLVED
+    await _apply(db, [_alert("g", "a", AlertStatus.FIRING, T0)], policy)  # original startsAt
+    assert [i.status for i in await _incidents(db)] == [Status.RESOLVED, Status.TRIGGERED]

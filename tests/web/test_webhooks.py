@@ -99,3 +99,25 @@ async def test_same_content_is_one_delivery_and_alerts_for_one_group_are_one_inc
     incidents = (await stack.api("/incidents"))["incidents"]
     assert len(incidents) == 1 and incidents[0]["severity"] == 1
     assert await _stored(stack) == 2
+
+
+async def test_a_group_flipping_back_to_an_earlier_body_is_not_a_duplicate(stack: Stack) -> None:
+    def notification(status: str) -> dict[str, object]:
+        alert = {
+            "status": status,
+            "labels": {"alertname": "DiskFull", "instance": "db1"},
+            "annotations": {"summary": "Disk full on db1"},
+            "startsAt": "2026-11-23T09:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-11-23T09:10:00Z",
+            "fingerprint": "f1",
+        }
+        return {"version": "4", "groupKey": '{}:{alertname="DiskFull"}', "status": status, "alerts": [alert]}
+
+    firing, resolved = notification("firing"), notification("resolved")
+    sequence = [firing, firing, resolved, resolved, firing, firing]
+    statuses = [(await stack.webhook("alertmanager", body)).json()["status"] for body in sequence]
+    assert statuses == ["accepted", "duplicate", "accepted", "duplicate", "accepted", "duplicate"]
+    await stack.settled()
+    incident = await stack.api("/incidents/1")
+    assert incident["status"] == "triggered" and incident["alerts"][0]["status"] == "firing"
+    assert len((await stack.api("/incidents"))["incidents"]) == 1
