@@ -43,7 +43,8 @@ class SlackCredentials:
 
 def slack_credentials(settings: Settings) -> SlackCredentials:
     if settings.sandbox_mode:
-        return SlackCredentials(SANDBOX_TOKEN, SANDBOX_SIGNING_SECRET, f"{settings.base_url}/sandbox/api/")
+        # Always loopback: the sandbox is mounted on this very server, whatever PUBLIC_URL says.
+        return SlackCredentials(SANDBOX_TOKEN, SANDBOX_SIGNING_SECRET, f"http://127.0.0.1:{settings.port}/sandbox/api/")
     assert settings.slack_bot_token is not None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     return SlackCredentials(settings.slack_bot_token.get_secret_value(), secret, settings.slack_api_url)
@@ -148,5 +149,5 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.sandbox_mode:
         from bot.sandbox import mount_sandbox
 
-        mount_sandbox(app, settings=settings, signing_secret=credentials.signing_secret, readiness=readiness)
+        mount_sandbox(app, settings=settings, signing_secret=credentials.signing_secret)
     return app

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_model: str = ""
 
+    # Sandbox mode keeps its offline workspace here (default ./warroom-sandbox.json).
+    sandbox_state_file: str = ""
+
     log_level: str = "INFO"
     log_format: str = "json"
 
