@@ -12,7 +12,8 @@ RUN pip install -c constraints.txt . \
 
 COPY playbooks ./playbooks
 USER warroom
-ENV HOST=0.0.0.0 PORT=3000 DATABASE_URL=sqlite:////data/warroom.db PLAYBOOKS_DIR=/app/playbooks
+ENV HOST=0.0.0.0 PORT=3000 DATABASE_URL=sqlite:////data/warroom.db PLAYBOOKS_DIR=/app/playbooks \
+    SANDBOX_STATE_FILE=/data/warroom-sandbox.json
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=2)"
 CMD ["warroom", "serve"]

@@ -21,7 +21,8 @@ def _split_csv(value: object) -> object:
 class Settings(BaseSettings):
     """Every knob Warroom has; `.env.example` lists each with a comment."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # env_ignore_empty: `SLACK_BOT_TOKEN=` copied from .env.example means "not set", not "empty token".
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     database_url: str = "sqlite:///./warroom.db"
     host: str = "127.0.0.1"

@@ -49,3 +49,10 @@ def test_the_cli_turns_a_bad_setting_into_one_line(
     assert main(["db", "upgrade"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("warroom: bad setting port") and err.count("\n") == 1
+
+
+def test_empty_values_copied_from_the_example_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "")
+    monkeypatch.setenv("API_TOKEN", "")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.sandbox_mode and settings.api_token is None

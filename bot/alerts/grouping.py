@@ -66,6 +66,9 @@ async def _apply_group(
         if firing and alerts[0].source in GROUP_SOURCES:
             firing = await _new_episodes(session, group_key, firing)
             status_alerts = firing
+        elif firing and not any(a.opens for a in firing) and await _seen_before(session, group_key):
+            # E.g. PagerDuty escalates an incident someone already resolved here: not a new problem.
+            firing = status_alerts = []
         if not firing:
             # Resolved alerts, notes, or repeats of an episode already closed: nothing to open.
             outcome.ignored += len(alerts)
@@ -100,9 +103,16 @@ async def _apply_group(
         await service.set_severity(session, incident_id, worst, actor=str(alerts[0].source))
     if firing and incident.mitigated_by_alerts:
         await service.refire(session, incident_id, actor=str(alerts[0].source))
-    elif incident.source in GROUP_SOURCES and newly_resolved and not firing:
+    elif incident.source != Source.PAGERDUTY and newly_resolved and not firing:
+        # PagerDuty says when its incident resolves (an explicit event); every other source only
+        # tells us its alerts resolved, which means the impact stopped: mitigated.
         await _maybe_all_resolved(session, incident, policy)
     await enqueue(session, Op.SYNC_CARD, incident_id=incident_id)
+
+
+async def _seen_before(session: AsyncSession, group_key: str) -> bool:
+    stmt = select(func.count()).select_from(Incident).where(col(Incident.group_key) == group_key)
+    return bool((await session.execute(stmt)).scalar_one())
 
 
 async def _new_episodes(session: AsyncSession, group_key: str, firing: list[Alert]) -> list[Alert]:

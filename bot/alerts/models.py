@@ -110,4 +110,7 @@ class Alert:
     # Source-driven state changes (PagerDuty acknowledge/resolve) and who did them.
     action: Action = Action.NONE
     actor: str | None = None
+    # False for reports about an incident rather than of a problem (a PagerDuty escalation or
+    # priority change): they join an open incident but never reopen a closed one.
+    opens: bool = True
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)

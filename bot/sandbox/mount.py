@@ -2,7 +2,6 @@
 
 import html
 from pathlib import Path
-from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -18,7 +17,7 @@ MESSAGES_SHOWN = 20
 
 
 def sandbox_state_path(settings: Settings) -> Path:
-    """Next to the SQLite file, so the workspace and the database it refers to live and die together."""
+    """SANDBOX_STATE_FILE, else ./warroom-sandbox.json beside the default ./warroom.db."""
     if settings.sandbox_state_file:
         return Path(settings.sandbox_state_file)
     return Path("warroom-sandbox.json")

@@ -170,3 +170,33 @@ async def test_an_alert_that_resolved_and_fires_again_after_resolution_is_a_new_
     assert (await _incidents(db))[0].status == Status.RESOLVED
     await _apply(db, [_alert("g", "a", AlertStatus.FIRING, T0)], policy)  # original startsAt
     assert [i.status for i in await _incidents(db)] == [Status.RESOLVED, Status.TRIGGERED]
+
+
+async def test_a_generic_alert_that_resolves_mitigates_its_incident(db: Database) -> None:
+    generic = {"source": Source.GENERIC, "group_key": "generic:disk"}
+    await _apply(db, [_alert("g", "d", **generic)])
+    await _apply(db, [_alert("g", "d", AlertStatus.RESOLVED, T0 + timedelta(minutes=2), **generic)])
+    assert (await _incidents(db))[0].status == Status.MITIGATED
+
+
+async def test_pagerduty_reports_about_a_resolved_incident_do_not_reopen_it(db: Database) -> None:
+    def pd(opens: bool, minutes: int) -> Alert:
+        return Alert(
+            source=Source.PAGERDUTY,
+            group_key="pagerduty:Q9",
+            fingerprint="Q9",
+            status=AlertStatus.FIRING,
+            title="Search latency",
+            opens=opens,
+            observed_at=T0 + timedelta(minutes=minutes),
+        )
+
+    # Never seen before: an escalation still opens it (Warroom connected mid-incident).
+    await _apply(db, [pd(False, 0)])
+    first = (await _incidents(db))[0]
+    async with db.transaction() as session:
+        await service.resolve(session, first.id or 0, actor="U0ALICE")
+    await _apply(db, [pd(False, 5)])  # escalated or priority changed in PagerDuty afterwards
+    assert len(await _incidents(db)) == 1
+    await _apply(db, [pd(True, 9)])  # reopened in PagerDuty: a new incident
+    assert [i.status for i in await _incidents(db)] == [Status.RESOLVED, Status.TRIGGERED]

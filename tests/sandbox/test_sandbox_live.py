@@ -114,6 +114,7 @@ def test_public_names() -> None:
         "Workspace",
         "create_sandbox_app",
         "create_webapi_router",
+        "mount_sandbox",
         "serve_app",
         "supported_methods",
     ]

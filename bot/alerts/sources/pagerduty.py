@@ -141,9 +141,14 @@ def _incident_alert(
             observed_at=observed_at,
             action=_ACTIONS.get(event_type, Action.NONE),
             actor=actor,
+            opens=event_type in OPENING_EVENTS,
             raw=event,
         )
     ]
+
+
+# Only these start an incident once PagerDuty's incident has been seen; the rest report on it.
+OPENING_EVENTS = frozenset({"incident.triggered", "incident.reopened"})
 
 
 def _severity(priority: str | None, urgency: str | None) -> int:
