@@ -81,3 +81,15 @@ async def test_a_permanent_slack_error_does_not_block_the_rest_of_the_incident(s
         assert _for_channel(stack, incident["channel_id"]).count("chat.postMessage") == 1
         metrics = (await stack.http.get("/metrics")).text
         assert 'warroom_outbox_done_total{op="set_topic",outcome="dead"} 1.0' in metrics
+
+
+async def test_channel_names_taken_by_archived_or_live_channels_get_a_suffix(sqlite_url: str) -> None:
+    async with live_stack(sqlite_url) as stack:
+        old = stack.workspace.create_channel("inc-1-payments-is-failing", actor="U0ALICE")
+        stack.workspace.archive(old.id, actor="U0ALICE")
+        stack.workspace.create_channel("inc-1-payments-is-failing-2", actor="U0BOB")
+        await _alert(stack, "payments")
+        await stack.settled()
+        incident = await stack.api("/incidents/1")
+        assert incident["channel_name"] == "inc-1-payments-is-failing-3"
+        assert stack.workspace.channels[incident["channel_id"]].creator == stack.workspace.bot_user_id
