@@ -4,29 +4,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.support.live import RESPONDER, Stack, live_stack
+from tests.support.live import RESPONDER, buttons, live_stack
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 def fixture(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / name).read_text())
-
-
-def _card(stack: Stack, channel_id: str) -> Any:
-    cards = [m for m in stack.messages(channel_id) if (m.metadata or {}).get("event_payload", {}).get("kind") == "card"]
-    assert len(cards) == 1, f"expected exactly one card, found {len(cards)}"
-    return cards[0]
-
-
-def _buttons(message: Any) -> list[str]:
-    return [
-        e["text"]["text"]
-        for b in message.blocks
-        if b["type"] == "actions"
-        for e in b["elements"]
-        if e["type"] == "button"
-    ]
 
 
 async def test_an_alertmanager_alert_opens_an_incident_channel_with_a_live_card(sqlite_url: str) -> None:
@@ -42,8 +26,8 @@ async def test_an_alertmanager_alert_opens_an_incident_channel_with_a_live_card(
         assert incident["channel_id"] == channel.id and incident["channel_name"] == channel.name
         assert RESPONDER in channel.members
         assert channel.topic.startswith(f"SEV{incident['severity']} · triggered")
-        card = _card(stack, channel.id)
-        assert _buttons(card) == ["Acknowledge", "Mitigate", "Resolve"]
+        card = stack.card(channel.id)
+        assert buttons(card) == ["Acknowledge", "Mitigate", "Resolve"]
         announce = stack.workspace.channel_by_name("incidents")
         assert announce is not None
         assert any(f"<#{channel.id}>" in json.dumps(m.blocks) for m in stack.messages(announce.id))

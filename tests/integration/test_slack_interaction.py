@@ -5,7 +5,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.support.live import RESPONDER, Stack, live_stack, wait_for
+from tests.support.live import RESPONDER, Stack, buttons, live_stack, wait_for
 
 ALICE, BOB = "U0ALICE", "U0BOB"
 
@@ -18,22 +18,6 @@ async def _open_incident(stack: Stack, title: str = "Checkout error rate above 5
     await stack.settled()
     incident = await stack.api("/incidents/1")
     return incident, incident["channel_id"]
-
-
-def _card(stack: Stack, channel_id: str) -> Any:
-    cards = [m for m in stack.messages(channel_id) if (m.metadata or {}).get("event_payload", {}).get("kind") == "card"]
-    assert len(cards) == 1
-    return cards[0]
-
-
-def _buttons(message: Any) -> list[str]:
-    return [
-        e["text"]["text"]
-        for b in message.blocks
-        if b["type"] == "actions"
-        for e in b["elements"]
-        if e["type"] == "button"
-    ]
 
 
 def _replies(stack: Stack, user: str) -> list[str]:
@@ -59,7 +43,7 @@ async def _timeline(stack: Stack) -> list[dict[str, Any]]:
 async def test_two_people_press_acknowledge_at_once_and_it_acts_once(sqlite_url: str) -> None:
     async with live_stack(sqlite_url) as stack:
         _, channel = await _open_incident(stack)
-        card = _card(stack, channel)
+        card = stack.card(channel)
         clicks = await asyncio.gather(
             stack.sender.block_action(ALICE, channel, card.ts, "incident_acknowledge"),
             stack.sender.block_action(BOB, channel, card.ts, "incident_acknowledge"),
@@ -71,8 +55,8 @@ async def test_two_people_press_acknowledge_at_once_and_it_acts_once(sqlite_url:
         loser = BOB if incident["commander"] == ALICE else ALICE
         assert any("already acknowledged" in text for text in _replies(stack, loser))
         assert [e["kind"] for e in await _timeline(stack)].count("status") == 1
-        card = _card(stack, channel)  # still one card, edited in place
-        assert card.edited is not None and _buttons(card) == ["Mitigate", "Resolve"]
+        card = stack.card(channel)  # still one card, edited in place
+        assert card.edited is not None and buttons(card) == ["Mitigate", "Resolve"]
         assert incident["commander"] in stack.workspace.channels[channel].members  # the acknowledger was invited
 
 
@@ -99,7 +83,7 @@ async def test_incident_commands_in_and_out_of_the_channel(sqlite_url: str) -> N
         await stack.settled()
         incident = await stack.api("/incidents/1")
         assert incident["status"] == "resolved" and incident["summary"] == "rolled back the deploy"
-        assert _buttons(_card(stack, channel)) == []
+        assert buttons(stack.card(channel)) == []
         kinds = [e["kind"] for e in incident["timeline"]]
         assert {"note", "why", "severity"} <= set(kinds)
 

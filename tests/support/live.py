@@ -71,8 +71,31 @@ class Stack:
     def messages(self, channel_id: str) -> list[Message]:
         return list(self.workspace.messages.get(channel_id, []))
 
+    def card(self, channel_id: str) -> Message:
+        """The incident card in a channel; there must be exactly one (it is edited, never re-posted)."""
+        cards = [
+            m for m in self.messages(channel_id) if (m.metadata or {}).get("event_payload", {}).get("kind") == "card"
+        ]
+        assert len(cards) == 1, f"expected exactly one card, found {len(cards)}"
+        return cards[0]
+
     def calls(self, method: str) -> list[Any]:
         return [call for call in self.workspace.calls if call.method == method]
+
+
+def _payload(message: Message) -> dict[str, Any]:
+    return dict((message.metadata or {}).get("event_payload") or {})
+
+
+def buttons(message: Message) -> list[str]:
+    """The labels of a message's buttons, in order."""
+    return [
+        e["text"]["text"]
+        for block in message.blocks
+        if block["type"] == "actions"
+        for e in block["elements"]
+        if e["type"] == "button"
+    ]
 
 
 async def wait_for(check: Callable[[], Awaitable[T]], *, timeout: float = 10.0, what: str = "condition") -> T:

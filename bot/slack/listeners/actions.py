@@ -1,5 +1,6 @@
 """Card buttons and the severity select: ack at once, then one conditional update."""
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -7,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import InvalidInput
 from bot.incidents import service
+from bot.incidents.service import Transition
 from bot.slack.ids import ActionId
 from bot.slack.listeners.boundary import Requester, SlackDeps, guarded
 
@@ -18,16 +20,22 @@ def _incident_id(action: dict[str, Any]) -> int:
     return int(value)
 
 
+Move = Callable[..., Awaitable[Transition]]
+BUTTONS: dict[ActionId, Move] = {
+    ActionId.ACKNOWLEDGE: service.acknowledge,
+    ActionId.MITIGATE: service.mitigate,
+    ActionId.RESOLVE: service.resolve,
+}
+
+
 def register(app: AsyncApp, deps: SlackDeps) -> None:
-    async def transition(action: dict[str, Any], who: Requester, verb: str) -> None:
+    async def on_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        who = Requester.from_body(body)
+        move = BUTTONS[ActionId(action["action_id"])]
+
         async def work(session: AsyncSession) -> str | None:
-            incident_id = _incident_id(action)
-            if verb == "ack":
-                result = await service.acknowledge(session, incident_id, actor=who.user)
-            elif verb == "mitigate":
-                result = await service.mitigate(session, incident_id, actor=who.user)
-            else:
-                result = await service.resolve(session, incident_id, actor=who.user)
+            result = await move(session, _incident_id(action), actor=who.user)
             if result.changed:
                 return None  # the card itself shows the change
             # A second click, or someone else was faster: say so instead of doing it twice.
@@ -35,20 +43,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 
         await guarded(deps.db, who, work)
 
-    @app.action(ActionId.ACKNOWLEDGE)
-    async def on_ack(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await transition(action, Requester.from_body(body), "ack")
-
-    @app.action(ActionId.MITIGATE)
-    async def on_mitigate(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await transition(action, Requester.from_body(body), "mitigate")
-
-    @app.action(ActionId.RESOLVE)
-    async def on_resolve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        await transition(action, Requester.from_body(body), "resolve")
+    for action_id in BUTTONS:
+        app.action(action_id)(on_button)
 
     @app.action(ActionId.SEVERITY)
     async def on_severity(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
