@@ -54,8 +54,11 @@ def effective_settings(settings: Settings) -> Settings:
     """Sandbox mode works with no configuration at all: it fills in its own tokens (printed at start)."""
     if not settings.sandbox_mode:
         return settings
-    defaults = {"alert_webhook_token": SANDBOX_WEBHOOK_TOKEN, "api_token": SANDBOX_API_TOKEN}
-    return settings.model_copy(update={k: SecretStr(v) for k, v in defaults.items() if getattr(settings, k) is None})
+    tokens = {"alert_webhook_token": SANDBOX_WEBHOOK_TOKEN, "api_token": SANDBOX_API_TOKEN}
+    update: dict[str, object] = {k: SecretStr(v) for k, v in tokens.items() if getattr(settings, k) is None}
+    if not settings.incident_announce_channel:
+        update["incident_announce_channel"] = "#incidents"  # seeded in every sandbox workspace
+    return settings.model_copy(update=update)
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -17,6 +17,7 @@ def test_defaults_run_in_sandbox_mode_on_sqlite(monkeypatch: pytest.MonkeyPatch)
     assert filled.alert_webhook_token is not None and filled.api_token is not None
     assert filled.alert_webhook_token.get_secret_value() == SANDBOX_WEBHOOK_TOKEN
     assert filled.api_token.get_secret_value() == SANDBOX_API_TOKEN
+    assert filled.incident_announce_channel == "#incidents"
 
 
 def test_environment_lists_and_secrets(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,18 +17,22 @@ MIGRATION_LOCK = 7_246_311_002
 
 
 def _run(connection: Any) -> None:
-    # render_as_batch: SQLite can barely ALTER, so Alembic rebuilds tables instead (PLATFORM.md 3).
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
-    with context.begin_transaction():
+    """The whole upgrade in one transaction that a second process must wait for.
+
+    The transaction is ours, opened before Alembic reads the current version: on SQLite
+    Warroom's engine makes it BEGIN IMMEDIATE (one writer from start to end, even across
+    several migrations); on PostgreSQL it takes a transaction-scoped advisory lock, released at
+    commit and so safe behind PgBouncer (PLATFORM.md 5).
+    """
+    with connection.begin():
         if connection.dialect.name == "postgresql":
-            # Transaction-scoped, so it is released at commit and safe behind PgBouncer (PLATFORM.md 5).
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        # render_as_batch: SQLite can barely ALTER, so Alembic rebuilds tables instead (PLATFORM.md 3).
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
         context.run_migrations()
 
 
 async def _main() -> None:
-    # Warroom's own engine: on SQLite every transaction is BEGIN IMMEDIATE, so a second process
-    # waits for the first to finish migrating instead of reading a stale version and racing it.
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
     async with engine.connect() as connection:
         await connection.run_sync(_run)

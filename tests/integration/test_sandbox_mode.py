@@ -42,6 +42,12 @@ async def test_sandbox_mode_runs_an_incident_with_no_configuration_and_keeps_it_
                 return incident["status"] == "acknowledged" and incident["commander"] == "U0ALICE"
 
             await wait_for(acknowledged, what="the acknowledgement")
+
+            async def announced() -> bool:
+                state = (await http.get("/sandbox/_control/state")).json()
+                return any(channel in str(m) for m in state["messages"]["C0INCIDENTS"])
+
+            await wait_for(announced, what="the announcement in #incidents")
             page = await http.get("/sandbox")
             assert page.status_code == 200 and "not Slack" in page.text and "inc-1-checkout" in page.text
         bot.stop()
