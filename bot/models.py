@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from bot.alerts.models import AlertRow, Delivery
 from bot.incidents.models import Counter, Incident, TimelineEvent
 from bot.outbox import OutboxRow
+from bot.playbooks.tables import IncidentPlaybook, StepRun
 from bot.slack.models import SlackEventSeen
 
 metadata = SQLModel.metadata
@@ -14,8 +15,10 @@ __all__ = [
     "Counter",
     "Delivery",
     "Incident",
+    "IncidentPlaybook",
     "OutboxRow",
     "SlackEventSeen",
+    "StepRun",
     "TimelineEvent",
     "metadata",
 ]

@@ -26,6 +26,7 @@ class Op(StrEnum):
     POST_MESSAGE = "post_message"  # a plain message in the incident channel
     RESPOND = "respond"  # a reply to whoever ran a command (response_url or ephemeral)
     FETCH_PIN = "fetch_pin"  # read a pinned message and put it on the timeline
+    SYNC_CHECKLIST = "sync_checklist"  # post or edit an attached runbook's checklist messages
 
 
 class OutboxStatus(StrEnum):
@@ -57,7 +58,7 @@ class OutboxRow(SQLModel, table=True):
     result: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
 
 
-COALESCED_OPS = frozenset({Op.SYNC_CARD, Op.SYNC_ANNOUNCE, Op.SET_TOPIC})
+COALESCED_OPS = frozenset({Op.SYNC_CARD, Op.SYNC_ANNOUNCE, Op.SET_TOPIC, Op.SYNC_CHECKLIST})
 
 
 async def enqueue(
@@ -67,8 +68,13 @@ async def enqueue(
     incident_id: int | None = None,
     payload: dict[str, Any] | None = None,
     ordering_key: str | None = None,
+    scope: str | None = None,
 ) -> int | None:
-    """Record Slack work in the caller's transaction; returns the row id, or None if coalesced."""
+    """Record Slack work in the caller's transaction; returns the row id, or None if coalesced.
+
+    `scope` narrows coalescing for ops that exist several times per key (one checklist per
+    attached runbook): only waiting rows with the same op, key and scope fold together.
+    """
     key = ordering_key or (f"incident:{incident_id}" if incident_id is not None else f"op:{op}")
     values: dict[str, Any] = {
         "ordering_key": key,
@@ -82,6 +88,6 @@ async def enqueue(
         "result": {},
     }
     if op in COALESCED_OPS:
-        values["coalesce_key"] = f"{op}:{key}"
+        values["coalesce_key"] = f"{op}:{key}" + (f":{scope}" if scope else "")
     session.info["outbox_dirty"] = True
     return await insert_ignore(session, OutboxRow, values, conflict=["coalesce_key"])

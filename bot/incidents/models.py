@@ -37,6 +37,8 @@ class EventKind(StrEnum):
     WHY = "why"
     PINNED = "pinned"
     SOURCE = "source"  # something the alert source reported that is not a state change
+    RUNBOOK = "runbook"  # a playbook was attached
+    STEP = "step"  # a runbook step was done, skipped, run, or its run finished
 
 
 class Incident(SQLModel, table=True):
