@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     auto_resolve: bool = False
 
     playbooks_dir: str = "./playbooks"
+    # Hosts automated runbook steps may call: exact names or `*.example.com`. Empty: none.
+    playbook_http_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     api_token: SecretStr | None = None
 
     llm_api_url: str = ""
@@ -66,7 +68,7 @@ class Settings(BaseSettings):
     # chat.postMessage per channel: Slack asks for no more than one message per second.
     slack_channel_posts_per_second: float = 1.0
 
-    @field_validator("incident_responders", "pagerduty_webhook_secret", mode="before")
+    @field_validator("incident_responders", "pagerduty_webhook_secret", "playbook_http_allowed_hosts", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

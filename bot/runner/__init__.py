@@ -1,0 +1,1 @@
+"""Adapters that carry out automated runbook steps (HTTP actions)."""
