@@ -10,8 +10,23 @@ class ActionId(StrEnum):
     SEVERITY = "incident_severity"
 
 
+class StepAction(StrEnum):
+    """Runbook step buttons; each button's value is the step run's id."""
+
+    DONE = "step_done"
+    SKIP = "step_skip"
+    RUN = "step_run"
+    RETRY = "step_retry"
+    INPUT = "step_input"  # opens the input modal
+    LINK = "step_link"  # a link button; Slack still sends the click, which needs an ack
+
+
 class CallbackId(StrEnum):
     DECLARE = "incident_declare"
+    STEP_INPUT = "step_input"
+
+
+STEP_INPUT_FIELD = "step_input_value"
 
 
 class DeclareField(StrEnum):

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.incidents.models import Incident, Status
+from bot.slack.blocks.elements import button
 from bot.slack.escape import escape, link, mention, truncate
 from bot.slack.ids import ActionId
 
@@ -65,11 +66,11 @@ def _actions(incident: Incident) -> dict[str, Any] | None:
     value = str(incident.id)
     elements: list[dict[str, Any]] = []
     if status is Status.TRIGGERED:
-        elements.append(_button("Acknowledge", ActionId.ACKNOWLEDGE, value, style="primary"))
+        elements.append(button("Acknowledge", ActionId.ACKNOWLEDGE, value, style="primary"))
     if status in (Status.TRIGGERED, Status.ACKNOWLEDGED):
-        elements.append(_button("Mitigate", ActionId.MITIGATE, value))
+        elements.append(button("Mitigate", ActionId.MITIGATE, value))
     elements.append(
-        _button(
+        button(
             "Resolve",
             ActionId.RESOLVE,
             value,
@@ -91,16 +92,6 @@ def _actions(incident: Incident) -> dict[str, Any] | None:
         "type": "actions",
         "block_id": f"card_actions_{incident.id}_v{incident.version}",
         "elements": elements,
-    }
-
-
-def _button(text: str, action: ActionId, value: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text},
-        "action_id": action,
-        "value": value,
-        **extra,
     }
 
 
