@@ -177,11 +177,13 @@ async def _conditional_update(
     return row
 
 
-async def _announce_change(session: AsyncSession, incident: Incident) -> None:
+async def _announce_change(session: AsyncSession, incident: Incident, *, topic: bool = False) -> None:
+    """Cards on every change; the topic (Tier 2: 20 calls a minute) only when what it shows changes."""
     assert incident.id is not None
     await enqueue(session, Op.SYNC_CARD, incident_id=incident.id)
     await enqueue(session, Op.SYNC_ANNOUNCE, incident_id=incident.id)
-    await enqueue(session, Op.SET_TOPIC, incident_id=incident.id)
+    if topic:
+        await enqueue(session, Op.SET_TOPIC, incident_id=incident.id)
 
 
 async def _unchanged(session: AsyncSession, incident_id: int) -> Transition:
@@ -256,7 +258,7 @@ async def set_severity(session: AsyncSession, incident_id: int, severity: int, *
             raise InvalidTransition(f"Incident #{current.number} is resolved; its severity is final.")
         return Transition(current, changed=False)
     await record(session, incident_id, EventKind.SEVERITY, f"Severity set to SEV{severity}", actor=actor)
-    await _announce_change(session, incident)
+    await _announce_change(session, incident, topic=True)
     return Transition(incident, changed=True)
 
 

@@ -125,3 +125,15 @@ async def test_lookups_say_what_is_missing(db: Database) -> None:
         with pytest.raises(NotFound, match="#42"):
             await service.get_by_number(session, 42)
         assert await service.find_by_channel(session, "C404") is None
+
+
+async def test_status_changes_edit_the_cards_but_only_severity_changes_the_topic(db: Database) -> None:
+    incident = await _open(db)
+    iid = incident.id or 0
+    async with db.transaction() as session:
+        await service.acknowledge(session, iid, actor="U0ALICE")
+        await service.mitigate(session, iid, actor="U0ALICE")
+    assert (await _ops(db, iid)).count(Op.SET_TOPIC) == 1  # the one from opening
+    async with db.transaction() as session:
+        await service.set_severity(session, iid, 1, actor="U0ALICE")
+    assert (await _ops(db, iid)).count(Op.SET_TOPIC) == 2

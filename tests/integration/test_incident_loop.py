@@ -25,7 +25,7 @@ async def test_an_alertmanager_alert_opens_an_incident_channel_with_a_live_card(
         channel = stack.channel("inc-1-")
         assert incident["channel_id"] == channel.id and incident["channel_name"] == channel.name
         assert RESPONDER in channel.members
-        assert channel.topic.startswith(f"SEV{incident['severity']} · triggered")
+        assert channel.topic == f"SEV{incident['severity']} · {incident['title']}"
         card = stack.card(channel.id)
         assert buttons(card) == ["Acknowledge", "Mitigate", "Resolve"]
         announce = stack.workspace.channel_by_name("incidents")

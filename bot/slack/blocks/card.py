@@ -52,11 +52,12 @@ def fallback_text(incident: Incident) -> str:
 
 
 def topic(incident: Incident) -> str:
-    """conversations.setTopic is plain text, at most 250 characters."""
-    text = f"SEV{incident.severity} · {incident.status} · {incident.title}"
-    if incident.commander:
-        text = f"{text} · commander set"
-    return truncate(text, MAX_TOPIC)
+    """conversations.setTopic is plain text, at most 250 characters, and Tier 2 (20 a minute).
+
+    Only severity and title: the live card carries the status, so a storm of acknowledgements
+    does not queue hundreds of topic calls behind Slack's rate limit.
+    """
+    return truncate(f"SEV{incident.severity} · {incident.title}", MAX_TOPIC)
 
 
 def _actions(incident: Incident) -> dict[str, Any] | None:
