@@ -51,6 +51,49 @@ def db_upgrade(_args: argparse.Namespace) -> int:
     return 0
 
 
+def playbooks_lint(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.playbooks.lint import format_json, format_text, has_errors, lint_folder, summary
+
+    directory = Path(args.dir if args.dir is not None else _settings().playbooks_dir)
+    if not directory.is_dir():
+        return _fail(f"no such directory: {directory}")
+    problems = lint_folder(directory)
+    if args.format == "json":
+        sys.stdout.write(format_json(problems))
+    else:
+        sys.stdout.write(format_text(problems))
+        sys.stderr.write(f"{directory}: {summary(problems)}\n")
+    return 1 if has_errors(problems) else 0
+
+
+def playbooks_render(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.errors import InvalidInput
+    from bot.playbooks.lint import format_text
+    from bot.playbooks.loader import read_playbook
+    from bot.playbooks.render import parse_inputs, preview, read_payload
+
+    path = Path(args.file)
+    if not path.is_file():
+        return _fail(f"no such file: {path}")
+    playbook, problems = read_playbook(path)
+    if playbook is None:
+        sys.stdout.write(format_text(problems))
+        return 1
+    sys.stderr.write(format_text(problems))  # warnings only: they do not stop the preview
+    try:
+        alerts = read_payload(Path(args.alert), args.source)
+        inputs = parse_inputs(args.input, playbook)
+    except InvalidInput as error:
+        return _fail(str(error))
+    result = preview(playbook, alerts, inputs, file=str(path))
+    sys.stdout.write("\n".join(result.lines) + "\n")
+    return 1 if result.failures else 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="warroom", description="ChatOps incident-response bot for Slack.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -62,6 +105,23 @@ def parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(func=db_upgrade)
+    playbooks = commands.add_parser("playbooks", help="check and preview playbooks")
+    playbook_commands = playbooks.add_subparsers(dest="playbooks_command", required=True)
+    lint = playbook_commands.add_parser("lint", help="check every playbook in a folder; exit 1 on any error")
+    lint.add_argument("dir", nargs="?", default=None, help="the playbooks folder (default PLAYBOOKS_DIR)")
+    lint.add_argument("--format", choices=("text", "json"), default="text", help="json: an array for CI annotations")
+    lint.set_defaults(func=playbooks_lint)
+    render = playbook_commands.add_parser("render", help="show what a playbook's steps would say for an alert")
+    render.add_argument("file", help="the playbook file")
+    render.add_argument("--alert", required=True, metavar="PAYLOAD.json", help="a webhook payload (any source)")
+    render.add_argument("--input", action="append", default=[], metavar="NAME=VALUE", help="a value for an input step")
+    render.add_argument(
+        "--source",
+        choices=("pagerduty", "alertmanager", "grafana", "generic"),
+        default=None,
+        help="the payload's source (default: told by its shape)",
+    )
+    render.set_defaults(func=playbooks_render)
     return root
 
 

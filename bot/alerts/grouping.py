@@ -5,6 +5,7 @@ timeline entry per delivery, never one Slack call per alert.
 """
 
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,6 +18,9 @@ from bot.columns import utcnow
 from bot.incidents import service
 from bot.incidents.models import EventKind, Incident, Status
 from bot.outbox import Op, enqueue
+from bot.playbooks import runs
+from bot.playbooks.matcher import effective_severity, matching
+from bot.playbooks.schema import Playbook
 
 # Sources whose notifications carry the whole group, so "every alert resolved" can be concluded.
 GROUP_SOURCES = frozenset({Source.ALERTMANAGER, Source.GRAFANA})
@@ -36,6 +40,8 @@ class Outcome:
 class Policy:
     auto_resolve: bool = False
     responders: tuple[str, ...] = ()
+    # The playbooks in force (the registry's current set), consulted when an incident opens.
+    playbooks: Callable[[], Sequence[Playbook]] = lambda: ()
 
 
 async def apply_alerts(
@@ -74,11 +80,13 @@ async def _apply_group(
             outcome.ignored += len(alerts)
             return
         first = min(firing, key=lambda a: a.severity)
+        playbooks = matching(policy.playbooks(), firing)
+        severity = min([first.severity, *(effective_severity(p, first.severity) for p in playbooks)])
         incident, created = await service.open_incident(
             session,
             title=firing[0].title,
             source=str(first.source),
-            severity=first.severity,
+            severity=severity,
             service=first.service,
             group_key=group_key,
             links=first.links,
@@ -86,6 +94,10 @@ async def _apply_group(
             at=_earliest(firing),
         )
         (outcome.opened if created else outcome.updated).append(incident.number)
+        if created:
+            assert incident.id is not None
+            for playbook in playbooks:
+                await runs.attach(session, incident.id, playbook.model_dump(mode="json", by_alias=True))
     else:
         outcome.updated.append(incident.number)
     assert incident.id is not None

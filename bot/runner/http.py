@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bot.playbooks.context import redact
+
 MAX_BODY = 2000
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds before retry 1, 2, …: short, an operator is waiting
 
@@ -47,12 +49,6 @@ def host_allowed(url: str, allowed: Iterable[str]) -> bool:
     if parts.scheme not in ("http", "https") or not host:
         return False
     return any(host == rule.lower() or (rule.startswith("*.") and fnmatch(host, rule.lower())) for rule in allowed)
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
 
 
 class HttpActionRunner:

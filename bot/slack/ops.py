@@ -21,6 +21,9 @@ from bot.db import Database
 from bot.incidents import service
 from bot.incidents.models import EventKind, Incident
 from bot.outbox import Op, OutboxRow
+from bot.playbooks import views
+from bot.playbooks.tables import IncidentPlaybook
+from bot.slack.blocks import checklist
 from bot.slack.blocks.card import CardFacts, announce_blocks, card_blocks, fallback_text, topic
 from bot.slack.channels import channel_name
 from bot.slack.gateway import RetryLater, SlackFailure, SlackGateway, SlackRefused
@@ -206,9 +209,10 @@ async def _upsert_message(
     ts: str | None,
     kind: str,
     blocks: list[dict[str, Any]],
+    text: str | None = None,
 ) -> tuple[str, str]:
     """Edit the known message, or post it once; returns (channel id, ts)."""
-    text = fallback_text(incident)
+    text = text or fallback_text(incident)
     if ts is None and row.attempts > 1:
         ts = await _find_tagged(context, channel, incident, kind)
     if ts is not None:
@@ -255,6 +259,39 @@ async def sync_announce(row: OutboxRow, context: OpContext) -> Effect:
         raise RetryLater("joined the announce channel", delay=0.0) from error
     values = {"announce_channel_id": channel, "announce_ts": ts}
     return Effect(result=values, apply=_set_incident(incident.id, **values))
+
+
+async def sync_checklist(row: OutboxRow, context: OpContext) -> Effect:
+    """Post or edit every page of one attached runbook's checklist, rendered from current state."""
+    attached_id = int(row.payload["incident_playbook_id"])
+    async with context.db.sessions() as session:
+        playbook, steps = await views.checklist(session, attached_id)
+        incident = await service.get_by_id(session, playbook.incident_id)
+    channel = _channel_of(incident)
+    message_ts = dict(playbook.message_ts)
+    paged = checklist.pages(steps)
+    first = 1
+    for page_no, page in enumerate(paged):
+        blocks = checklist.checklist_blocks(playbook.title, page, first_number=first, page_no=page_no, pages=len(paged))
+        _, ts = await _upsert_message(
+            context,
+            row,
+            incident,
+            channel=channel,
+            ts=message_ts.get(str(page_no)),
+            kind=f"checklist:{attached_id}:{page_no}",
+            blocks=blocks,
+            text=checklist.checklist_text(playbook.title),
+        )
+        message_ts[str(page_no)] = ts
+        first += len(page)
+
+    async def apply(session: AsyncSession) -> None:
+        await session.execute(
+            update(IncidentPlaybook).where(col(IncidentPlaybook.id) == attached_id).values(message_ts=message_ts)
+        )
+
+    return Effect(result={"pages": len(paged)}, apply=apply)
 
 
 async def post_message(row: OutboxRow, context: OpContext) -> Effect:
@@ -330,4 +367,5 @@ HANDLERS: dict[Op, Handler] = {
     Op.POST_MESSAGE: post_message,
     Op.RESPOND: respond,
     Op.FETCH_PIN: fetch_pin,
+    Op.SYNC_CHECKLIST: sync_checklist,
 }

@@ -1,10 +1,10 @@
 """The runbook checklist (one or more messages of steps with their buttons) and the step input modal."""
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bot.playbooks.tables import ACTIONABLE, StepRun, StepStatus
+from bot.playbooks.views import StepView
 from bot.slack.blocks.elements import button
 from bot.slack.escape import escape, mention, truncate
 from bot.slack.ids import STEP_INPUT_FIELD, CallbackId, StepAction
@@ -22,22 +22,7 @@ STATUS_EMOJI = {
 }
 
 
-@dataclass(frozen=True)
-class RenderedStep:
-    """A step with its templates rendered (mrkdwn-safe) for the current state of the incident."""
-
-    run: StepRun
-    kind: str  # manual, input, link, run
-    title: str
-    text: str | None = None
-    link: str | None = None
-    confirm: str | None = None
-    input_label: str | None = None
-    problem: str | None = None  # a template that failed to render: shown on the step, never raised
-    waiting: list[str] = field(default_factory=list)
-
-
-def pages(steps: list[RenderedStep]) -> list[list[RenderedStep]]:
+def pages(steps: list[StepView]) -> list[list[StepView]]:
     return [steps[i : i + STEPS_PER_PAGE] for i in range(0, len(steps), STEPS_PER_PAGE)] or [[]]
 
 
@@ -47,7 +32,7 @@ def _when(at: datetime | None) -> str:
     return f" <!date^{int(at.timestamp())}^{{time}}|{at.strftime('%H:%M UTC')}>"
 
 
-def _status_line(step: RenderedStep) -> str:
+def _status_line(step: StepView) -> str:
     run = step.run
     status = StepStatus(run.status)
     if step.waiting and status in ACTIONABLE:
@@ -77,7 +62,7 @@ def _status_line(step: RenderedStep) -> str:
     return line
 
 
-def _buttons(step: RenderedStep) -> list[dict[str, Any]]:
+def _buttons(step: StepView) -> list[dict[str, Any]]:
     status = StepStatus(step.run.status)
     if status not in ACTIONABLE or step.waiting:
         return []
@@ -105,7 +90,7 @@ def _buttons(step: RenderedStep) -> list[dict[str, Any]]:
     return [done, skip]
 
 
-def _step_blocks(number: int, step: RenderedStep) -> list[dict[str, Any]]:
+def _step_blocks(number: int, step: StepView) -> list[dict[str, Any]]:
     emoji = STATUS_EMOJI[StepStatus(step.run.status)]
     parts = [f"{emoji} *{number}. {step.title}*"]
     if step.text:
@@ -129,7 +114,7 @@ def _step_blocks(number: int, step: RenderedStep) -> list[dict[str, Any]]:
 
 
 def checklist_blocks(
-    title: str, page: list[RenderedStep], *, first_number: int, page_no: int, pages: int
+    title: str, page: list[StepView], *, first_number: int, page_no: int, pages: int
 ) -> list[dict[str, Any]]:
     done = sum(1 for s in page if s.run.status in (StepStatus.DONE, StepStatus.SKIPPED))
     heading = f"Runbook: {title}" + (f" ({page_no + 1}/{pages})" if pages > 1 else "")

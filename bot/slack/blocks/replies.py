@@ -16,6 +16,7 @@ HELP = """*`/incident` commands*
 `/incident why <text>` record a five-whys answer
 `/incident mitigate` the impact has stopped
 `/incident resolve [summary]` close the incident
+`/incident runbook [id]` playbooks that match this incident, or attach one
 `/incident timeline` the timeline so far
 `/incident list` open incidents
 `/incident help` this help

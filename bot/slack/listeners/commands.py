@@ -12,10 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.alerts.models import AlertRow
 from bot.errors import InvalidInput
 from bot.incidents import service
 from bot.incidents.models import EventKind, Incident, Status, TimelineEvent
+from bot.playbooks import runs
+from bot.playbooks.matcher import matching
 from bot.slack.blocks.replies import HELP, declare_modal, list_text, status_text, timeline_text
+from bot.slack.escape import escape
 from bot.slack.listeners.boundary import Requester, SlackDeps, guarded
 from bot.slack.listeners.targets import target_incident
 
@@ -101,6 +105,31 @@ def _text_command(kind: EventKind, done: str) -> Handler:
     return handler
 
 
+async def _runbook(session: AsyncSession, cmd: Command) -> str:
+    """`runbook`: the playbooks that match this incident; `runbook <id>`: attach that one."""
+    incident, args = await target_incident(session, cmd.who.channel, cmd.args)
+    assert incident.id is not None
+    available = {p.id: p for p in cmd.deps.policy.playbooks()}
+    if args:
+        playbook = available.get(args[0])
+        if playbook is None:
+            known = ", ".join(f"`{key}`" for key in sorted(available)) or "none (check PLAYBOOKS_DIR)"
+            raise InvalidInput(f"There is no playbook `{escape(args[0])}`. Available: {known}.")
+        spec = playbook.model_dump(mode="json", by_alias=True)
+        if await runs.attach(session, incident.id, spec, actor=cmd.who.user) is None:
+            return f"`{playbook.id}` is already attached to incident *#{incident.number}*."
+        return f"Attached *{escape(playbook.title)}* to incident *#{incident.number}*; its checklist is on the way."
+    alerts = (await session.execute(select(AlertRow).where(col(AlertRow.incident_id) == incident.id))).scalars()
+    fitting = matching(available.values(), list(alerts))
+    attached = {a.playbook_id for a in await runs.attached(session, incident.id)}
+    shown = fitting or list(available.values())
+    if not shown:
+        return "No playbooks are loaded. Add YAML files to PLAYBOOKS_DIR (see docs/playbooks.md)."
+    heading = "Playbooks matching this incident" if fitting else "No playbook matches its alerts; all playbooks"
+    lines = [f"• `{p.id}` {escape(p.title)}" + (" _(attached)_" if p.id in attached else "") for p in shown]
+    return "\n".join([f"*{heading}:*", *lines, "Attach one with `/incident runbook <id>`."])
+
+
 async def _timeline(session: AsyncSession, cmd: Command) -> str:
     incident, _ = await target_incident(session, cmd.who.channel, cmd.args)
     stmt = (
@@ -131,6 +160,7 @@ HANDLERS: dict[str, Handler] = {
     "mitigate": _mitigate,
     "resolve": _resolve,
     "timeline": _timeline,
+    "runbook": _runbook,
     "list": _list,
 }
 
