@@ -51,6 +51,17 @@ def _has_action(blocks: list[dict[str, Any]], action_id: str) -> bool:
     return False
 
 
+def _value_of(blocks: list[dict[str, Any]], action_id: str) -> str | None:
+    """The value of a random element with this action id (a checklist has one Done per step)."""
+    values = [
+        str(element.get("value"))
+        for block in blocks
+        for element in block.get("elements") or []
+        if isinstance(element, dict) and element.get("action_id") == action_id
+    ]
+    return random.choice(values) if values else None
+
+
 def build(args: argparse.Namespace, sandbox_url: str) -> Any:
     workspace = Workspace(rate_limits=True, speed=args.speed)
     app = create_sandbox_app(workspace, signing_secret=args.signing_secret, bot_url=args.bot_url)
@@ -65,19 +76,20 @@ def build(args: argparse.Namespace, sandbox_url: str) -> Any:
         return current
 
     @app.post("/_bench/click", include_in_schema=False)
-    async def click() -> JSONResponse:
+    async def click(action_id: str = ACK_ACTION) -> JSONResponse:
         cards = [
             (channel_id, message.ts)
             for channel_id, messages in workspace.messages.items()
             for message in messages
-            if message.bot_id and _has_action(message.blocks, ACK_ACTION)
+            if message.bot_id and _has_action(message.blocks, action_id)
         ]
         if not cards:
             return JSONResponse({"ok": False, "error": "no_card_with_ack_button"})
         channel_id, ts = rng.choice(cards)
         timed = sender()
         try:
-            response = await timed.block_action(next(clickers), channel_id, ts, ACK_ACTION)
+            value = _value_of(workspace.get_message(channel_id, ts).blocks, action_id)
+            response = await timed.block_action(next(clickers), channel_id, ts, action_id, value=value)
         except httpx.HTTPError as error:
             return JSONResponse({"ok": False, "error": f"bot unreachable: {error!r}"})
         return JSONResponse(

@@ -1,6 +1,8 @@
 """`create_app(settings)`: the composition root. Nothing connects or starts until the lifespan runs."""
 
+import asyncio
 import contextlib
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,11 +14,15 @@ from pydantic import SecretStr
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 
 from bot.alerts.grouping import Outcome, Policy
+from bot.alerts.intake import DeliveryWriter
 from bot.alerts.processor import DeliveryProcessor
 from bot.config import Settings
 from bot.db import Database
 from bot.observability import Metrics
 from bot.outbox import OutboxRow
+from bot.playbooks.registry import PlaybookRegistry
+from bot.runner.http import HttpActionRunner
+from bot.runner.worker import StepRunner
 from bot.scheduler import build_scheduler
 from bot.slack.bolt_app import build_bolt, make_client
 from bot.slack.gateway import SlackGateway
@@ -66,7 +72,12 @@ def create_app(settings: Settings) -> FastAPI:
     credentials = slack_credentials(settings)
     metrics = Metrics()
     db = Database(settings.database_url)
-    policy = Policy(auto_resolve=settings.auto_resolve, responders=tuple(settings.incident_responders))
+    registry = PlaybookRegistry(settings.playbooks_dir)
+    policy = Policy(
+        auto_resolve=settings.auto_resolve,
+        responders=tuple(settings.incident_responders),
+        playbooks=registry.playbooks,
+    )
     client = make_client(credentials.token, credentials.api_url, settings.slack_timeout_seconds)
     gateway = SlackGateway(
         client, posts_per_second=settings.slack_channel_posts_per_second, observe=metrics.observe_slack
@@ -101,7 +112,17 @@ def create_app(settings: Settings) -> FastAPI:
             metrics.incidents_opened.inc(len(result.opened))
 
     processor = DeliveryProcessor(db, policy, on_processed=on_processed)
-    readiness = health.Readiness(workers=[relay, processor])
+    writer = DeliveryWriter(db, on_stored=processor.wake)
+    # Its own client: runbook targets are not Slack, and their timeouts come from each step.
+    actions_http = httpx.AsyncClient()
+    step_runner = StepRunner(
+        db,
+        HttpActionRunner(actions_http, settings.playbook_http_allowed_hosts),
+        lease_seconds=settings.runbook_run_lease_seconds,
+    )
+    readiness = health.Readiness(
+        workers=[relay, processor, step_runner], extra_checks=[writer.readiness, registry.health]
+    )
     scheduler = build_scheduler(db)
     bolt = build_bolt(
         SlackDeps(db=db, settings=settings, policy=policy), client=client, signing_secret=credentials.signing_secret
@@ -110,8 +131,15 @@ def create_app(settings: Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(registry.reload)
+        # Edits in PLAYBOOKS_DIR take effect within seconds; `kill -HUP` reloads at once.
+        scheduler.add_job(registry.reload_if_changed, "interval", seconds=2, id="playbooks_reload")
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, registry.reload)
+        writer.start()
         relay.start()
         processor.start()
+        step_runner.start()
         scheduler.start()
         log.info("warroom_started", sandbox=settings.sandbox_mode, database=db.engine.dialect.name)
         try:
@@ -120,12 +148,15 @@ def create_app(settings: Settings) -> FastAPI:
             # Order from PLATFORM.md 9: fail readiness, stop claiming, finish in-flight work,
             # hand leases back, stop the scheduler, close connections.
             readiness.shutting_down = True
+            await writer.stop()  # the server has answered its last request: store what is waiting
             await processor.stop()
+            await step_runner.stop()
             await relay.stop()
             with contextlib.suppress(Exception):
                 await relay.release()
             scheduler.shutdown(wait=False)
             await http.aclose()
+            await actions_http.aclose()
             await db.dispose()
             log.info("warroom_stopped")
 
@@ -136,11 +167,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = metrics
     app.state.relay = relay
     app.state.processor = processor
+    app.state.playbooks = registry
 
     def observe_intake(source: str, outcome: str) -> None:
         metrics.intake.labels(source, outcome).inc()
 
-    app.include_router(webhooks.build_router(settings, db, on_stored=processor.wake, observe=observe_intake))
+    app.include_router(webhooks.build_router(settings, writer, observe=observe_intake))
     app.include_router(api.build_router(settings, db))
     app.include_router(health.build_router(db, metrics, readiness, max_backlog=settings.outbox_ready_backlog))
 

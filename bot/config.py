@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     playbooks_dir: str = "./playbooks"
     # Hosts automated runbook steps may call: exact names or `*.example.com`. Empty: none.
     playbook_http_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # A running step renews this lease every third of it; after a crash, the step is reported
+    # failed-unknown once the lease has run out.
+    runbook_run_lease_seconds: float = 30.0
     api_token: SecretStr | None = None
 
     llm_api_url: str = ""

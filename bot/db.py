@@ -100,6 +100,31 @@ async def insert_ignore(
     return result.scalar_one_or_none()
 
 
+async def insert_ignore_many(
+    session: AsyncSession,
+    model: type[SQLModel],
+    rows: list[dict[str, Any]],
+    *,
+    conflict: list[str],
+    returning: list[str],
+) -> list[Any]:
+    """`insert_ignore` for many rows at once: the `returning` columns of the rows actually inserted.
+
+    One multi-row statement per 1,000 rows. A row that conflicts (with a stored row or an earlier
+    one in `rows`) returns nothing. Rows come back in no promised order, so return the columns
+    that tell them apart.
+    """
+    if not rows:
+        return []
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
+    stmt = insert(table).on_conflict_do_nothing(index_elements=conflict)
+    # A list of parameter sets: SQLAlchemy's "insertmanyvalues" sends one multi-row INSERT from a
+    # cached compilation, about three times cheaper per row than building `.values([...])`.
+    result = await session.execute(stmt.returning(*(table.c[name] for name in returning)), rows)
+    return list(result.all())
+
+
 def dialect_of(session: AsyncSession | Session) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
 

@@ -42,7 +42,7 @@ class Delivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     source: str
     # The source's delivery id (PagerDuty X-Webhook-Id), or for sources without one a hash of the
-    # body scoped to the group's last different delivery (see bot/web/webhooks.py, content_key).
+    # body scoped to the group's last different delivery (see bot/alerts/intake.py, GroupState.key_for).
     delivery_key: str
     group_key: str | None = None
     content_hash: str | None = None

@@ -42,7 +42,8 @@ class IncidentPlaybook(SQLModel, table=True):
     spec: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
     attached_by: str | None = None
     attached_at: datetime = Field(default_factory=utcnow)
-    # The checklist is one or more Slack messages (pages of steps); page number -> message ts.
+    # The checklist is one or more Slack messages (pages of steps): page number -> message ts,
+    # and "<page>#" -> a hash of what that page last showed, so unchanged pages are not re-sent.
     message_ts: dict[str, str] = Field(default_factory=dict, sa_column=json_column())
 
 

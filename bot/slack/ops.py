@@ -6,6 +6,8 @@ what that attempt left: the card is tagged with message metadata, the channel ha
 was created by us (PLATFORM.md 6).
 """
 
+import hashlib
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -271,8 +273,14 @@ async def sync_checklist(row: OutboxRow, context: OpContext) -> Effect:
     message_ts = dict(playbook.message_ts)
     paged = checklist.pages(steps)
     first = 1
+    updated = 0
     for page_no, page in enumerate(paged):
         blocks = checklist.checklist_blocks(playbook.title, page, first_number=first, page_no=page_no, pages=len(paged))
+        first += len(page)
+        # A click changes one step, so usually one page: leave the others alone (Slack calls are rate limited).
+        digest = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()[:16]
+        if message_ts.get(f"{page_no}#") == digest and message_ts.get(str(page_no)):
+            continue
         _, ts = await _upsert_message(
             context,
             row,
@@ -284,14 +292,15 @@ async def sync_checklist(row: OutboxRow, context: OpContext) -> Effect:
             text=checklist.checklist_text(playbook.title),
         )
         message_ts[str(page_no)] = ts
-        first += len(page)
+        message_ts[f"{page_no}#"] = digest
+        updated += 1
 
     async def apply(session: AsyncSession) -> None:
         await session.execute(
             update(IncidentPlaybook).where(col(IncidentPlaybook.id) == attached_id).values(message_ts=message_ts)
         )
 
-    return Effect(result={"pages": len(paged)}, apply=apply)
+    return Effect(result={"pages": len(paged), "updated": updated}, apply=apply)
 
 
 async def post_message(row: OutboxRow, context: OpContext) -> Effect:

@@ -2,7 +2,8 @@
 
 Status codes follow PROTOCOLS.md: 401 for a bad signature or token (nothing stored), 413 over
 1 MiB, 400 for a body that cannot be parsed (with the reason), 503 when storage fails so the
-sender retries, 202 for a new delivery and for a duplicate alike.
+sender retries, 202 for a new delivery and for a duplicate alike. Storage, and how duplicates are
+recognised, is `bot.alerts.intake.DeliveryWriter`'s: many requests share one transaction.
 """
 
 import hashlib
@@ -14,18 +15,14 @@ from datetime import datetime
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 from starlette.requests import ClientDisconnect
 
-from bot.alerts.models import Alert, Delivery, Source
+from bot.alerts.intake import DeliveryWriter, StorageUnavailable
+from bot.alerts.models import Alert, Source
 from bot.alerts.processor import parse_delivery
-from bot.alerts.sources import pagerduty
+from bot.alerts.sources import alertmanager, grafana, pagerduty
 from bot.columns import utcnow
 from bot.config import MAX_WEBHOOK_BYTES, Settings
-from bot.db import Database, insert_ignore
 from bot.errors import InvalidInput
 
 log = structlog.get_logger(__name__)
@@ -65,34 +62,37 @@ def bearer_ok(request: Request, expected: str | None) -> bool:
 
 MAX_GROUP_KEY = 500
 
+# Sources whose bodies can be refused only for their top-level shape: intake validates that and
+# reads the group key without parsing every alert (the processor parses them later).
+NOTIFICATION_GROUPS: dict[Source, Callable[[object], str]] = {
+    Source.ALERTMANAGER: alertmanager.notification_group,
+    Source.GRAFANA: grafana.notification_group,
+}
+
 
 def group_of(alerts: list[Alert]) -> str:
     """The group a delivery speaks for (a generic batch may speak for several)."""
-    joined = "|".join(sorted({a.group_key for a in alerts}))
+    return _bounded_group({a.group_key for a in alerts})
+
+
+def _bounded_group(keys: set[str]) -> str:
+    joined = "|".join(sorted(keys))
     return joined if len(joined) <= MAX_GROUP_KEY else "sha256:" + hashlib.sha256(joined.encode()).hexdigest()
 
 
-async def content_key(session: AsyncSession, source: Source, group_key: str, content_hash: str) -> str:
-    """Dedupe key for sources without a delivery id: the body's hash, scoped to the group's history.
-
-    A redelivery (a retry, an HA peer's copy, a repeat_interval resend) is byte-identical to the
-    group's latest different body's successor, so it gets the same key and the unique index drops
-    it. But a group can legitimately flip back to an earlier body — firing, resolved, then firing
-    again with the original startsAt when Prometheus resends after an outage — and that must not
-    be mistaken for a redelivery of the first notification: the key includes the id of the last
-    delivery of this group whose content differed. Concurrent identical copies read the same id,
-    so they still collide.
-    """
-    stmt = select(func.max(col(Delivery.id))).where(
-        col(Delivery.source) == str(source),
-        col(Delivery.group_key) == group_key,
-        col(Delivery.content_hash) != content_hash,
-    )
-    after = (await session.execute(stmt)).scalar_one_or_none() or 0
-    return f"sha256:{content_hash}:after:{after}"
+def delivery_group(source: Source, body: bytes, received_at: datetime) -> str:
+    """Validate a body as the processor will and return its group; raises `InvalidInput`."""
+    notification_group = NOTIFICATION_GROUPS.get(source)
+    if notification_group is None:
+        return group_of(parse_delivery(source, body, received_at))
+    try:
+        document = json.loads(body)
+    except ValueError as error:  # UnicodeDecodeError included
+        raise InvalidInput(f"Body is not valid JSON: {error}") from error  # as parse_delivery says it
+    return _bounded_group({notification_group(document)})
 
 
-def build_router(settings: Settings, db: Database, *, on_stored: Callable[[], None], observe: Observer) -> APIRouter:
+def build_router(settings: Settings, writer: DeliveryWriter, *, observe: Observer) -> APIRouter:
     router = APIRouter(prefix="/webhooks", tags=["webhooks"])
     token = settings.alert_webhook_token.get_secret_value() if settings.alert_webhook_token else None
     pd_secrets = [secret.get_secret_value() for secret in settings.pagerduty_webhook_secret]
@@ -100,36 +100,20 @@ def build_router(settings: Settings, db: Database, *, on_stored: Callable[[], No
     async def store(
         source: Source, body: bytes, received_at: datetime, *, key: str | None = None, group_key: str | None = None
     ) -> JSONResponse:
-        """Store once. Without a `key` from the source, dedupe on content within `group_key`."""
-        content_hash = hashlib.sha256(body).hexdigest()
+        """Store once (committed before the answer). Without a `key`, dedupe on content in `group_key`."""
         try:
-            async with db.transaction() as session:
-                if key is None:
-                    key = await content_key(session, source, group_key or "", content_hash)
-                values = {
-                    "source": str(source),
-                    "delivery_key": key,
-                    "group_key": group_key,
-                    "content_hash": content_hash,
-                    "body": body,
-                    "received_at": received_at,
-                    "status": "pending",
-                    "attempts": 0,
-                }
-                delivery_id = await insert_ignore(session, Delivery, values, conflict=["source", "delivery_key"])
-        except SQLAlchemyError:
-            log.exception("delivery_store_failed", source=str(source))
+            stored = await writer.submit(source, body, received_at, key=key, group_key=group_key)
+        except StorageUnavailable as error:  # the writer has logged the cause, once per batch
             observe(source, "unavailable")
-            return _answer(503, "storage unavailable, retry later")
-        if delivery_id is None:
-            log.info("delivery_duplicate", source=str(source), delivery_key=key)
+            return _answer(503, str(error))
+        if stored.delivery_id is None:
+            log.info("delivery_duplicate", source=str(source), delivery_key=stored.delivery_key)
             observe(source, "duplicate")
             return _answer(202, "duplicate")
-        structlog.contextvars.bind_contextvars(delivery=delivery_id)
+        structlog.contextvars.bind_contextvars(delivery=stored.delivery_id)
         log.info("delivery_stored", source=str(source))
         observe(source, "accepted")
-        on_stored()
-        return _answer(202, "accepted", delivery=delivery_id)
+        return _answer(202, "accepted", delivery=stored.delivery_id)
 
     async def intake(request: Request, source: Source, verify: Callable[[bytes], bool]) -> JSONResponse:
         received_at = utcnow()
@@ -155,11 +139,11 @@ def build_router(settings: Settings, db: Database, *, on_stored: Callable[[], No
             webhook_id = request.headers.get("x-webhook-id")
             return await store(source, body, received_at, key=pagerduty.delivery_key(webhook_id, document, body))
         try:
-            alerts = parse_delivery(source, body, received_at)  # reject what we could never process, now
+            group_key = delivery_group(source, body, received_at)  # reject what we could never process, now
         except InvalidInput as error:
             observe(source, "invalid")
             return _answer(400, str(error))
-        return await store(source, body, received_at, group_key=group_of(alerts))
+        return await store(source, body, received_at, group_key=group_key)
 
     def check_token(request: Request) -> Callable[[bytes], bool]:
         def verify(_body: bytes) -> bool:

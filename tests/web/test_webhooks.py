@@ -1,13 +1,18 @@
 """Webhook intake over HTTP: what is refused is never stored, what is accepted is stored once."""
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.alerts.models import Delivery
+from bot.alerts.models import Delivery, Source
+from bot.alerts.processor import parse_delivery
+from bot.columns import utcnow
 from bot.db import Database
+from bot.errors import InvalidInput
+from bot.web.webhooks import delivery_group, group_of
 from tests.support.live import PAGERDUTY_SECRET, Stack, live_stack
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -121,3 +126,48 @@ async def test_a_group_flipping_back_to_an_earlier_body_is_not_a_duplicate(stack
     incident = await stack.api("/incidents/1")
     assert incident["status"] == "triggered" and incident["alerts"][0]["status"] == "firing"
     assert len((await stack.api("/incidents"))["incidents"]) == 1
+
+
+BAD_BODIES = [b"{not json", b"\xff\xfe\x00garbage", b"", b"[1, 2, 3]", b"null", b'"text"', b"{}", b'{"alerts": {}}']
+
+
+@pytest.mark.parametrize("source", ["alertmanager", "grafana"])
+async def test_bad_shapes_get_the_parsers_reason(stack: Stack, source: str) -> None:
+    for body in BAD_BODIES:
+        with pytest.raises(InvalidInput) as parsed:
+            parse_delivery(source, body, utcnow())
+        response = await stack.webhook(source, body)
+        assert response.status_code == 400 and response.json() == {"error": str(parsed.value)}, body
+    assert await _stored(stack) == 0
+
+
+LONG_KEY = json.dumps({"groupKey": "k" * 1000, "orgId": 2, "alerts": [{"labels": {"alertname": "A"}}]}).encode()
+GROUPED_BODIES = [
+    ("alertmanager", (FIXTURES / "alertmanager_webhook_v4.json").read_bytes()),
+    ("alertmanager", (FIXTURES / "alertmanager_webhook_v4_msteams.json").read_bytes()),
+    ("grafana", (FIXTURES / "grafana_webhook_firing_v11.json").read_bytes()),
+    ("grafana", (FIXTURES / "grafana_webhook_resolved_v9.json").read_bytes()),
+    ("alertmanager", LONG_KEY),
+    ("grafana", LONG_KEY),
+    ("generic", b'[{"title": "a", "dedup_key": "x"}, {"title": "b", "dedup_key": "y"}]'),
+]
+
+
+@pytest.mark.parametrize(("source", "body"), GROUPED_BODIES)
+def test_intake_files_a_delivery_under_the_group_of_its_parsed_alerts(source: str, body: bytes) -> None:
+    alerts = parse_delivery(source, body, utcnow())
+    assert alerts
+    assert delivery_group(Source(source), body, utcnow()) == group_of(alerts)
+
+
+async def test_concurrent_copies_are_stored_once(stack: Stack) -> None:
+    def body(group: int) -> dict[str, object]:
+        alert = {"labels": {"alertname": "Load", "instance": f"h{group}"}, "startsAt": "2026-11-23T09:00:00Z"}
+        return {"version": "4", "groupKey": f"g{group}", "status": "firing", "alerts": [alert]}
+
+    sends = [body(group) for group in range(20)] * 3  # three HA peers, all at once
+    responses = await asyncio.gather(*(stack.webhook("alertmanager", sent) for sent in sends))
+    statuses = [r.json()["status"] for r in responses]
+    assert all(r.status_code == 202 for r in responses)
+    assert statuses.count("accepted") == 20 and statuses.count("duplicate") == 40
+    assert await _stored(stack) == 20

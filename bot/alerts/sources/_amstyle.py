@@ -45,10 +45,7 @@ class Flavour:
 
 def parse_notification(document: object, *, flavour: Flavour, group_prefix: str, received_at: datetime) -> list[Alert]:
     """Every alert of one notification, all in the group `group_prefix` + the body's groupKey."""
-    body = as_object(document)
-    alerts = body.get("alerts") if body is not None else None
-    if body is None or not isinstance(alerts, list):
-        raise InvalidInput(f'{flavour.name} body must be a JSON object with an "alerts" list')
+    body, alerts = _notification(document, flavour)
     group_key = group_prefix + _group_key(body)
     default_status = _status(body.get("status"), AlertStatus.FIRING)
     common = string_map(body.get("commonAnnotations"), erase=flavour.template_blanks)
@@ -67,6 +64,24 @@ def parse_notification(document: object, *, flavour: Flavour, group_prefix: str,
         for raw in alerts
         if isinstance(raw, dict)
     ]
+
+
+def notification_group(document: object, *, flavour: Flavour, group_prefix: str) -> str:
+    """The group key `parse_notification` gives every alert of this body, without reading the alerts.
+
+    Raises the same `InvalidInput` as `parse_notification` for a body of the wrong shape, the only
+    thing it refuses; intake uses this to validate a body in a fraction of the parsing time.
+    """
+    body, _alerts = _notification(document, flavour)
+    return group_prefix + _group_key(body)
+
+
+def _notification(document: object, flavour: Flavour) -> tuple[dict[str, Any], list[Any]]:
+    body = as_object(document)
+    alerts = body.get("alerts") if body is not None else None
+    if body is None or not isinstance(alerts, list):
+        raise InvalidInput(f'{flavour.name} body must be a JSON object with an "alerts" list')
+    return body, alerts
 
 
 def _group_key(body: dict[str, Any]) -> str:

@@ -3,8 +3,10 @@
 from datetime import datetime
 
 from bot.alerts.models import Alert, Source
+from bot.alerts.sources import _amstyle
 from bot.alerts.sources._amstyle import Flavour, parse_notification
 
+GROUP_PREFIX = "alertmanager:"
 FLAVOUR = Flavour(
     source=Source.ALERTMANAGER,
     name="Alertmanager",
@@ -19,4 +21,12 @@ def parse(document: object, *, received_at: datetime) -> list[Alert]:
 
     Raises `InvalidInput` unless the body is an object with an `alerts` list.
     """
-    return parse_notification(document, flavour=FLAVOUR, group_prefix="alertmanager:", received_at=received_at)
+    return parse_notification(document, flavour=FLAVOUR, group_prefix=GROUP_PREFIX, received_at=received_at)
+
+
+def notification_group(document: object) -> str:
+    """The group key `parse` gives every alert of this notification, without parsing the alerts.
+
+    Raises the same `InvalidInput` as `parse` for a body of the wrong shape.
+    """
+    return _amstyle.notification_group(document, flavour=FLAVOUR, group_prefix=GROUP_PREFIX)

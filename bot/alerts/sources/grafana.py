@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from bot.alerts.models import Alert, Source
+from bot.alerts.sources import _amstyle
 from bot.alerts.sources._amstyle import Flavour, parse_notification
 from bot.alerts.sources._common import as_object
 
@@ -28,10 +29,22 @@ def parse(document: object, *, received_at: datetime) -> list[Alert]:
 
     Raises `InvalidInput` unless the body is an object with an `alerts` list.
     """
+    return parse_notification(document, flavour=FLAVOUR, group_prefix=_group_prefix(document), received_at=received_at)
+
+
+def notification_group(document: object) -> str:
+    """The group key `parse` gives every alert of this notification, without parsing the alerts.
+
+    Raises the same `InvalidInput` as `parse` for a body of the wrong shape.
+    """
+    return _amstyle.notification_group(document, flavour=FLAVOUR, group_prefix=_group_prefix(document))
+
+
+def _group_prefix(document: object) -> str:
     body = as_object(document)
     # A Grafana instance hosts several organisations whose group keys may coincide.
     org = _org_id(body.get("orgId")) if body is not None else 0
-    return parse_notification(document, flavour=FLAVOUR, group_prefix=f"grafana:{org}:", received_at=received_at)
+    return f"grafana:{org}:"
 
 
 def _org_id(value: object) -> int:

@@ -13,6 +13,7 @@ from bot.errors import InvalidInput, WarroomError
 from bot.incidents import service
 from bot.playbooks import runs
 from bot.slack.blocks.checklist import input_modal
+from bot.slack.escape import mention
 from bot.slack.ids import STEP_INPUT_FIELD, CallbackId, StepAction
 from bot.slack.listeners.boundary import Requester, SlackDeps, guarded, reply
 
@@ -71,7 +72,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 
         async def work(session: AsyncSession) -> str | None:
             change = await runs.complete(session, _step_run_id(action), actor=who.user, skipped=skipped)
-            return None if change.changed else f"Already {change.step.status} by {change.step.actor or 'someone'}."
+            return None if change.changed else f"Already {change.step.status} by {mention(change.step.actor)}."
 
         await guarded(deps.db, who, work)
 
