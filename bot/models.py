@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from bot.alerts.models import AlertRow, Delivery
 from bot.incidents.models import Counter, Incident, TimelineEvent
+from bot.oncall.tables import Handoff, HandoffNote, OncallOverride
 from bot.outbox import OutboxRow
 from bot.playbooks.tables import IncidentPlaybook, StepRun
 from bot.slack.models import SlackEventSeen
@@ -14,8 +15,11 @@ __all__ = [
     "AlertRow",
     "Counter",
     "Delivery",
+    "Handoff",
+    "HandoffNote",
     "Incident",
     "IncidentPlaybook",
+    "OncallOverride",
     "OutboxRow",
     "SlackEventSeen",
     "StepRun",

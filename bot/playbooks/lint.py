@@ -4,13 +4,14 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.oncall.loader import load_schedules
 from bot.playbooks.loader import load_folder, read_playbook
 from bot.playbooks.problems import Level, Problem
 
 
 def lint_folder(directory: Path | str) -> list[Problem]:
-    """Every problem in every playbook under `directory` (including ids shared by two files), sorted."""
-    return load_folder(directory).problems
+    """Every problem in every playbook and on-call schedule under `directory`, sorted."""
+    return sorted(load_folder(directory).problems + load_schedules(directory).problems)
 
 
 def lint_file(path: Path | str) -> list[Problem]:

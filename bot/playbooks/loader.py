@@ -115,7 +115,7 @@ def _read(path: Path) -> tuple[Playbook | None, list[Problem], Document | None]:
     try:
         playbook = Playbook.model_validate(data)
     except ValidationError as error:
-        problems += _schema_problems(error, document, file)
+        problems += schema_problems(error, document, file, Playbook)
         return None, _capped(problems), document
     problems += check_playbook(playbook, document, file)
     return playbook, _capped(problems), document
@@ -129,11 +129,12 @@ def _capped(problems: list[Problem]) -> list[Problem]:
     return [*kept, Problem(kept[-1].file, kept[-1].line, f"… and {len(unique) - len(kept)} more problems")]
 
 
-def _schema_problems(error: ValidationError, document: Document, file: str) -> list[Problem]:
+def schema_problems(error: ValidationError, document: Document, file: str, model: type[BaseModel]) -> list[Problem]:
+    """One problem per validation error of `model`, at the line of the offending key."""
     details = error.errors(include_url=False)
     inner = [tuple(d["loc"]) for d in details]
     return [
-        Problem(file, document.line_of(tuple(detail["loc"])), _message(detail, document.data))
+        Problem(file, document.line_of(tuple(detail["loc"])), _message(detail, document.data, model))
         for detail in details
         # A list whose only items were invalid is also "too short": the item's own error says more.
         if not (detail["type"] == "too_short" and any(_within(loc, tuple(detail["loc"])) for loc in inner))
@@ -144,14 +145,14 @@ def _within(loc: tuple[int | str, ...], parent: tuple[int | str, ...]) -> bool:
     return len(loc) > len(parent) and loc[: len(parent)] == parent
 
 
-def _message(detail: ErrorDetails, data: Any) -> str:
+def _message(detail: ErrorDetails, data: Any, model: type[BaseModel]) -> str:
     loc = tuple(detail["loc"])
     kind = detail["type"]
     if kind in ("missing", "extra_forbidden") and loc:
         where, key = _where(loc[:-1], data), str(loc[-1])
         if kind == "missing":
             return f"{where}{key} is required"
-        close = get_close_matches(key, _keys_at(loc[:-1]), n=1)
+        close = get_close_matches(key, _keys_at(loc[:-1], model), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"{where}unknown key {key!r}{hint}"
     message = detail["msg"].removeprefix("Value error, ")
@@ -167,6 +168,10 @@ def _message(detail: ErrorDetails, data: Any) -> str:
     return f"{_where(loc, data)}{message}"
 
 
+# Lists whose items are named in messages by their own key: `step 'grow': …`, `layer 'emea': …`.
+_NAMED_ITEMS = {"steps": ("step", "id"), "layers": ("layer", "name")}
+
+
 def _where(loc: Sequence[int | str], data: Any) -> str:
     """`step 'grow': run.timeout: ` for a location; list indexes the author did not write are left out."""
     prefix, node = "", data
@@ -175,9 +180,10 @@ def _where(loc: Sequence[int | str], data: Any) -> str:
         if (isinstance(part, int) and not isinstance(node, list)) or part == "[key]":
             continue  # a single value the schema wrapped into a list; pydantic's marker for a mapping key
         child = _get(node, part)
-        if position == 1 and loc[0] == "steps" and isinstance(part, int):
-            step_id = child.get("id") if isinstance(child, dict) else None
-            prefix = f"step {step_id!r}: " if isinstance(step_id, str) else f"steps[{part}]: "
+        if position == 1 and loc[0] in _NAMED_ITEMS and isinstance(part, int):
+            noun, key = _NAMED_ITEMS[str(loc[0])]
+            name = child.get(key) if isinstance(child, dict) else None
+            prefix = f"{noun} {name!r}: " if isinstance(name, str) else f"{loc[0]}[{part}]: "
             parts = []
         else:
             parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
@@ -194,9 +200,8 @@ def _get(node: Any, part: int | str) -> Any:
     return None
 
 
-def _keys_at(loc: Sequence[int | str]) -> list[str]:
+def _keys_at(loc: Sequence[int | str], model: type[BaseModel]) -> list[str]:
     """The keys the schema accepts at `loc` (for "did you mean"), or [] when not at a model."""
-    model: type[BaseModel] = Playbook
     for part in loc:
         if isinstance(part, int):
             continue
