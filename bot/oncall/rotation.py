@@ -73,8 +73,25 @@ class Boundary:
 
 
 def _utc(wall: datetime, zone: ZoneInfo) -> datetime:
-    # fold=0: a skipped wall time maps past the gap, a repeated one to its first occurrence.
-    return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    """The first instant at which the wall clock in `zone` reads `wall` or later.
+
+    A repeated wall time maps to its first occurrence (fold=0). A skipped one maps to the end
+    of the gap: fold=0 alone would apply the offset from before the gap (02:30 to 03:30 CEST),
+    which is not what the docs promise and puts wall times out of order (02:30 after 03:00).
+    """
+    early = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if _local(early, zone) == wall:
+        return early
+    # In a gap: the change lies between the two readings (zone changes fall on whole seconds).
+    low, high = wall.replace(tzinfo=zone, fold=1, microsecond=0).astimezone(UTC), early
+    after = high.astimezone(zone).utcoffset()
+    while high - low > timedelta(seconds=1):
+        middle = low + timedelta(seconds=(high - low) // timedelta(seconds=2))
+        if middle.astimezone(zone).utcoffset() == after:
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def _local(at: datetime, zone: ZoneInfo) -> datetime:
