@@ -15,7 +15,15 @@ from urllib.parse import urlsplit
 import httpx
 import structlog
 
-from bot.oncall.pagerduty import LOOKAHEAD, AnswerCache, PagerDutyUnavailable, Target, rota_from_oncalls, target_of
+from bot.oncall.pagerduty import (
+    LOOKAHEAD,
+    AnswerCache,
+    Kind,
+    PagerDutyUnavailable,
+    Target,
+    rota_from_oncalls,
+    target_of,
+)
 from bot.oncall.rotation import Rota
 from bot.oncall.schema import Schedule
 
@@ -54,6 +62,7 @@ class PagerDutyOncalls:
         self.timeout = timeout
         self._clock = clock
         self._cache = AnswerCache(cache_size)
+        self._asking: dict[tuple[Kind, str, int], asyncio.Future[Rota]] = {}
         self.host = urlsplit(self.api_url).hostname or self.api_url
 
     def __repr__(self) -> str:  # the token stays out of reprs, and so out of tracebacks and logs
@@ -70,6 +79,20 @@ class PagerDutyOncalls:
             return cached
         if isinstance(cached, str):
             raise PagerDutyUnavailable(cached)
+        # Lookups arriving while the same question is out (an alert storm opening incidents) share its answer.
+        asking = self._asking.get(key)
+        if asking is None:
+            asking = asyncio.ensure_future(self._ask(key, target, at))
+            self._asking[key] = asking
+            asking.add_done_callback(lambda done: self._finished(key, done))
+        return await asyncio.shield(asking)
+
+    def _finished(self, key: tuple[Kind, str, int], done: "asyncio.Future[Rota]") -> None:
+        self._asking.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved, so a failure nobody waited for is not reported as unobserved
+
+    async def _ask(self, key: tuple[Kind, str, int], target: Target, at: datetime) -> Rota:
         until = at + LOOKAHEAD
         try:
             items = await self._oncalls(target, at, until)

@@ -290,6 +290,19 @@ async def test_answers_are_cached_for_ttl_per_minute(
     assert len(fake.requests) == 3
 
 
+async def test_concurrent_lookups_share_one_request(pagerduty: PagerDutyOncalls, fake: FakePagerDuty) -> None:
+    fake.hold = asyncio.Event()
+    lookups = [asyncio.create_task(pagerduty.rota(BY_SCHEDULE, AT)) for _ in range(5)]
+    # Held long enough for all five to send their own request, if they would; they are counted either way.
+    await asyncio.sleep(0.1)
+    fake.hold.set()
+
+    answers = await asyncio.gather(*lookups)
+
+    assert len(fake.requests) == 1
+    assert {a.now.member for a in answers} == {"alice@example.com"}
+
+
 def test_the_cache_is_bounded() -> None:
     cache = AnswerCache(size=2)
     rota = Rota(OnCall(None, AT, None, None, False), None)
