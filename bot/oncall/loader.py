@@ -40,7 +40,9 @@ def read_schedule(path: Path | str) -> tuple[Schedule | None, list[Problem]]:
     try:
         document = read_document(Path(path))
     except YamlProblem as problem:
-        return None, [Problem(file, problem.line, problem.message)]
+        # The shared YAML reader speaks of playbooks; this file is a schedule.
+        message = problem.message.replace("a playbook is a YAML mapping", "a schedule is a YAML mapping")
+        return None, [Problem(file, problem.line, message)]
     problems = [Problem(file, line, message) for line, message in document.problems]
     try:
         schedule = Schedule.model_validate(document.data)

@@ -9,7 +9,16 @@ from datetime import date, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 SCHEDULE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
@@ -20,8 +29,14 @@ _SHIFT = re.compile(r"\s*([0-9]+)\s*(h|d|w)\s*")
 _CLOCK = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 _LEAD = re.compile(r"\s*([0-9]+)\s*(m|h)\s*")
 MAX_MEMBERS = 100
+CHANNEL = re.compile(r"#[a-z0-9][a-z0-9_-]{0,79}|[CG][A-Z0-9]{2,20}")
 MAX_LAYERS = 10
 MAX_SHIFT = timedelta(weeks=8)
+
+
+def whole(pattern: re.Pattern[str]) -> str:
+    """`pattern` anchored at both ends: pydantic's `pattern=` searches, so `Platform` would pass `[a-z]…`."""
+    return rf"^(?:{pattern.pattern})$"
 
 
 def zone(name: str) -> ZoneInfo:
@@ -171,8 +186,8 @@ class Layer(_Model):
 class PagerDutySource(_Model):
     """Who is on call comes from PagerDuty's `/oncalls` for this schedule or escalation policy."""
 
-    schedule: Annotated[str, Field(pattern=PAGERDUTY_ID.pattern)] | None = None
-    escalation_policy: Annotated[str, Field(pattern=PAGERDUTY_ID.pattern)] | None = None
+    schedule: Annotated[str, Field(pattern=whole(PAGERDUTY_ID))] | None = None
+    escalation_policy: Annotated[str, Field(pattern=whole(PAGERDUTY_ID))] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "PagerDutySource":
@@ -184,9 +199,9 @@ class PagerDutySource(_Model):
 class Schedule(_Model):
     """A team's on-call schedule: its layers, where handoffs go, and the services it answers for."""
 
-    id: Annotated[str, Field(pattern=SCHEDULE_ID.pattern)]
+    id: Annotated[str, Field(pattern=whole(SCHEDULE_ID))]
     name: Annotated[str, Field(min_length=1, max_length=80)] | None = None
-    channel: Annotated[str, Field(pattern=r"#[a-z0-9][a-z0-9_-]{0,79}|[CG][A-Z0-9]{2,20}")]
+    channel: Annotated[str, Field(pattern=whole(CHANNEL))]
     timezone: ZoneName = "UTC"
     services: tuple[Annotated[str, Field(min_length=1, max_length=200)], ...] = ()
     # How long before a handoff the outgoing person is asked for a note; 0 turns it off.
@@ -194,6 +209,17 @@ class Schedule(_Model):
     rotation: Layer | None = None
     layers: tuple[Layer, ...] = Field(default=(), max_length=MAX_LAYERS)
     pagerduty: PagerDutySource | None = None
+
+    @field_validator("layers")
+    @classmethod
+    def _not_both(cls, layers: tuple[Layer, ...], info: ValidationInfo) -> tuple[Layer, ...]:
+        # Checked here as well as below so that lint points at the `layers` key, not at line 1.
+        if layers and info.data.get("rotation") is not None:
+            raise ValueError("give either `rotation` (one layer) or `layers` (several), not both")
+        names = [layer.name for layer in layers]
+        if len(set(names)) != len(names):
+            raise ValueError("layer names must be unique within a schedule")
+        return layers
 
     @model_validator(mode="after")
     def _one_way_of_layers(self) -> "Schedule":
