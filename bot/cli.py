@@ -1,4 +1,4 @@
-"""The `warroom` command line: serve, db upgrade (more commands arrive with their features)."""
+"""The `warroom` command line: serve, db upgrade, playbooks lint/render, oncall who."""
 
 import argparse
 import sys
@@ -94,6 +94,42 @@ def playbooks_render(args: argparse.Namespace) -> int:
     return 1 if result.failures else 0
 
 
+def oncall_who(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from bot.errors import InvalidInput
+    from bot.oncall.loader import load_schedules
+    from bot.oncall.report_cli import answers, format_json, format_text, parse_at
+    from bot.playbooks.lint import format_text as format_problems
+    from bot.playbooks.lint import has_errors
+
+    try:
+        at = parse_at(args.at, datetime.now(UTC))
+    except InvalidInput as error:
+        return _fail(str(error))
+    directory = Path(args.dir if args.dir is not None else _settings().playbooks_dir)
+    if not directory.is_dir():
+        return _fail(f"no such directory: {directory}")
+    loaded = load_schedules(directory)
+    # Problems go to stderr so that stdout stays the answer (and valid JSON with --json).
+    sys.stderr.write(format_problems(loaded.problems))
+    if has_errors(loaded.problems):
+        sys.stderr.write(f"warroom: fix the schedule files above (warroom playbooks lint {directory})\n")
+        return 1
+    schedules = [loaded.schedules[key] for key in sorted(loaded.schedules)]
+    if args.schedule is not None:
+        if args.schedule not in loaded.schedules:
+            known = ", ".join(sorted(loaded.schedules)) or f"none in {directory / 'oncall'}"
+            return _fail(f"unknown schedule {args.schedule!r}; known schedules: {known}")
+        schedules = [loaded.schedules[args.schedule]]
+    if not schedules:
+        return _fail(f"no on-call schedules in {directory / 'oncall'}")
+    found = answers(schedules, at)
+    sys.stdout.write(format_json(found, at) if args.json else format_text(found, at))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="warroom", description="ChatOps incident-response bot for Slack.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -122,6 +158,22 @@ def parser() -> argparse.ArgumentParser:
         help="the payload's source (default: told by its shape)",
     )
     render.set_defaults(func=playbooks_render)
+    oncall = commands.add_parser("oncall", help="on-call schedules")
+    oncall_commands = oncall.add_subparsers(dest="oncall_command", required=True)
+    who = oncall_commands.add_parser(
+        "who",
+        help="who is on call now and next, by the schedule files only (no overrides, no PagerDuty)",
+        description="Who is on call now and next by the schedule files in PLAYBOOKS_DIR/oncall, with times in each "
+        "schedule's zone and in UTC. Reads the files only: overrides (kept in the database) and PagerDuty are not "
+        "consulted, so /oncall in Slack can differ.",
+    )
+    who.add_argument("--schedule", metavar="ID", default=None, help="only this schedule (default: every schedule)")
+    who.add_argument("--at", metavar="ISO-8601", default=None, help="this instant, with an offset or Z (default: now)")
+    who.add_argument("--json", action="store_true", help="a JSON array, one object per schedule")
+    who.add_argument(
+        "--dir", metavar="PLAYBOOKS_DIR", default=None, help="the playbooks folder (default PLAYBOOKS_DIR)"
+    )
+    who.set_defaults(func=oncall_who)
     return root
 
 

@@ -21,6 +21,8 @@ from bot.oncall.schema import Layer, Schedule
 # How far around an instant `who` looks: a shift is at most 8 weeks (schema.MAX_SHIFT), and a
 # restriction can leave a few days uncovered.
 _LOOK = timedelta(weeks=8) * 2 + timedelta(days=8)
+# Public name for callers that report a stretch reaching the horizon as "unknown" (warroom oncall who).
+HORIZON = _LOOK
 
 
 @dataclass(frozen=True)
