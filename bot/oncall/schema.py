@@ -98,6 +98,9 @@ class Handoff(BaseModel):
 
     @classmethod
     def parse(cls, value: Any) -> "Handoff":
+        if isinstance(value, int) and not isinstance(value, bool):
+            # YAML 1.1 reads an unquoted 9:30 as the base-60 number 570.
+            raise ValueError(f'YAML read this time as the number {value}; quote it, e.g. handoff: "09:30"')
         if not isinstance(value, str):
             raise ValueError(f"cannot read handoff {value!r}; write e.g. '09:00' or 'monday 09:00'")
         parts = value.strip().lower().split()

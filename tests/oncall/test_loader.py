@@ -72,6 +72,11 @@ def test_which_files_are_read(tmp_path: Path) -> None:
         ),
         (GOOD + "id: again\n", 10, "duplicate key 'id'"),
         (GOOD.replace("  shift: 1w", "   shift: 1w"), 7, "invalid YAML"),
+        (
+            GOOD.replace('"monday 09:00"', "9:30").replace("1w", "1d"),
+            8,
+            'the number 570; quote it, e.g. handoff: "09:30"',
+        ),
         ("- platform\n", 1, "the top level is a list; a schedule is a YAML mapping"),
     ],
 )
@@ -152,3 +157,20 @@ def test_lint_passes_a_good_schedule(tmp_path: Path, capsys: pytest.CaptureFixtu
     write(tmp_path, "platform.yaml", GOOD)
     assert main(["playbooks", "lint", str(tmp_path)]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_the_shipped_schedule_is_valid_and_covers_the_shipped_playbooks() -> None:
+    shipped = Path(__file__).resolve().parents[2] / "playbooks"
+    loaded = load_schedules(shipped)
+    assert loaded.problems == []
+    platform = loaded.schedules["platform"]
+    assert platform.timezone == "Europe/Berlin"
+    assert platform.all_layers[0].members == ("alice@example.com", "bob@example.com", "carol@example.com")
+    # Every PagerDuty service a shipped playbook matches on is answered for by this schedule.
+    matched = {"API Gateway", "Public API", "Customer Support Escalations"}
+    for path in shipped.glob("*.yaml"):
+        for line in path.read_text().splitlines():
+            if line.strip().startswith("service:"):
+                value = line.split(":", 1)[1].strip().strip("[]")
+                assert {part.strip() for part in value.split(",")} <= matched, path
+    assert matched <= set(platform.services)
