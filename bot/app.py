@@ -5,6 +5,7 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -18,8 +19,11 @@ from bot.alerts.intake import DeliveryWriter
 from bot.alerts.processor import DeliveryProcessor
 from bot.config import Settings
 from bot.db import Database
+from bot.handoff_engine import HandoffEngine
 from bot.observability import Metrics
+from bot.oncall.directory import OncallDirectory
 from bot.outbox import OutboxRow
+from bot.pagerduty import PagerDutyOncalls
 from bot.playbooks.registry import PlaybookRegistry
 from bot.runner.http import HttpActionRunner
 from bot.runner.worker import StepRunner
@@ -27,6 +31,7 @@ from bot.scheduler import build_scheduler
 from bot.slack.bolt_app import build_bolt, make_client
 from bot.slack.gateway import SlackGateway
 from bot.slack.listeners.boundary import SlackDeps
+from bot.slack.members import MemberDirectory
 from bot.slack.ops import OpContext
 from bot.slack.relay import OutboxRelay
 from bot.web import api, health, webhooks
@@ -83,7 +88,19 @@ def create_app(settings: Settings) -> FastAPI:
         client, posts_per_second=settings.slack_channel_posts_per_second, observe=metrics.observe_slack
     )
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.slack_timeout_seconds))
+    members = MemberDirectory(gateway)
+    # Its own client: PagerDuty's lookups have their own overall timeout (bot/pagerduty.py).
+    pagerduty_http = httpx.AsyncClient()
+    pagerduty = (
+        PagerDutyOncalls(pagerduty_http, settings.pagerduty_api_url, settings.pagerduty_api_token.get_secret_value())
+        if settings.pagerduty_api_token is not None
+        else None
+    )
+    oncall = OncallDirectory(pagerduty)
     context = OpContext(
+        members=members,
+        registry=registry,
+        oncall=oncall,
         db=db,
         gateway=gateway,
         http=http,
@@ -124,8 +141,11 @@ def create_app(settings: Settings) -> FastAPI:
         workers=[relay, processor, step_runner], extra_checks=[writer.readiness, registry.health]
     )
     scheduler = build_scheduler(db)
+    handoff_engine = HandoffEngine(db, registry, scheduler, grace=timedelta(seconds=settings.handoff_grace_seconds))
     bolt = build_bolt(
-        SlackDeps(db=db, settings=settings, policy=policy), client=client, signing_secret=credentials.signing_secret
+        SlackDeps(db=db, settings=settings, policy=policy, registry=registry, members=members, oncall=oncall),
+        client=client,
+        signing_secret=credentials.signing_secret,
     )
     slack_handler = AsyncSlackRequestHandler(bolt)
 
@@ -140,6 +160,7 @@ def create_app(settings: Settings) -> FastAPI:
         relay.start()
         processor.start()
         step_runner.start()
+        handoff_engine.start()
         scheduler.start()
         log.info("warroom_started", sandbox=settings.sandbox_mode, database=db.engine.dialect.name)
         try:
@@ -157,6 +178,7 @@ def create_app(settings: Settings) -> FastAPI:
             scheduler.shutdown(wait=False)
             await http.aclose()
             await actions_http.aclose()
+            await pagerduty_http.aclose()
             await db.dispose()
             log.info("warroom_stopped")
 
@@ -168,6 +190,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.relay = relay
     app.state.processor = processor
     app.state.playbooks = registry
+    app.state.handoffs = handoff_engine
 
     def observe_intake(source: str, outcome: str) -> None:
         metrics.intake.labels(source, outcome).inc()

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # A running step renews this lease every third of it; after a crash, the step is reported
     # failed-unknown once the lease has run out.
     runbook_run_lease_seconds: float = 30.0
+    # A handoff missed (Warroom was down) by less than this is posted late, with a note; older ones are skipped.
+    handoff_grace_seconds: float = Field(default=3600.0, ge=0)
     api_token: SecretStr | None = None
 
     llm_api_url: str = ""

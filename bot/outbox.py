@@ -27,6 +27,10 @@ class Op(StrEnum):
     RESPOND = "respond"  # a reply to whoever ran a command (response_url or ephemeral)
     FETCH_PIN = "fetch_pin"  # read a pinned message and put it on the timeline
     SYNC_CHECKLIST = "sync_checklist"  # post or edit an attached runbook's checklist messages
+    POST_HANDOFF = "post_handoff"  # a handoff report in the schedule's channel
+    DM_HANDOFF = "dm_handoff"  # the same report, as a direct message to the incoming person
+    ASK_HANDOFF_NOTE = "ask_handoff_note"  # a direct message asking the outgoing person for a note
+    FIND_ONCALL = "find_oncall"  # who is on call for a new incident's service: invite them, show them on the card
 
 
 class OutboxStatus(StrEnum):

@@ -38,6 +38,7 @@ class EventKind(StrEnum):
     PINNED = "pinned"
     SOURCE = "source"  # something the alert source reported that is not a state change
     RUNBOOK = "runbook"  # a playbook was attached
+    ONCALL = "oncall"  # who was on call for the incident's service, and was invited
     STEP = "step"  # a runbook step was done, skipped, run, or its run finished
 
 
@@ -56,6 +57,10 @@ class Incident(SQLModel, table=True):
     open_group_key: str | None = Field(default=None, unique=True)
     links: list[dict[str, str]] = Field(default_factory=list, sa_column=json_column())
     commander: str | None = None
+    # Who was on call for the service when the incident opened (a Slack user id, or the schedule's email
+    # when Slack has no such user), and by which schedule.
+    oncall: str | None = None
+    oncall_schedule: str | None = None
     declared_by: str | None = None
     summary: str | None = None
     previous_incident_id: int | None = Field(default=None, foreign_key="incident.id")

@@ -80,7 +80,7 @@ def parse_clock(value: str) -> time:
 
 def parse_lead(value: Any) -> timedelta:
     """`30m`, `2h` or 0 (no note request) as a timedelta."""
-    if value == 0:
+    if value in (0, "0"):
         return timedelta(0)
     if isinstance(value, str) and (found := _LEAD.fullmatch(value)):
         number, unit = int(found.group(1)), found.group(2)

@@ -30,16 +30,23 @@ async def overrides(session: AsyncSession, schedule_id: str, start: datetime, en
 
 
 async def rota(session: AsyncSession, schedule: Schedule, at: datetime) -> Rota:
-    """Who is on call at `at` by the schedule file with its overrides (rotation.who looks 24 weeks around)."""
+    """Who is on call at `at` by the schedule file with its overrides (rotation.who looks about 17 weeks around)."""
     window = timedelta(weeks=30)
     return who(schedule, await overrides(session, schedule.id, at - window, at + window), at)
 
 
 async def add_override(
-    session: AsyncSession, schedule: Schedule, member: str, start: datetime, end: datetime, *, by: str | None
+    session: AsyncSession,
+    schedule: Schedule,
+    member: str,
+    start: datetime,
+    end: datetime,
+    *,
+    by: str | None,
+    now: datetime | None = None,
 ) -> OncallOverride:
     """Record that `member` covers `schedule` in [start, end); refuses empty, past or far-off windows."""
-    now = utcnow()
+    now = now or utcnow()
     if end <= start:
         raise InvalidInput("The override ends before it starts.")
     if end <= now:

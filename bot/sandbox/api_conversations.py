@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.sandbox.args import Args, paginate
+from bot.sandbox.models import SlackError
 from bot.sandbox.shapes import channel_json, message_json
 from bot.sandbox.workspace import Workspace
 
@@ -107,6 +108,19 @@ def members(ws: Workspace, args: Args) -> dict[str, Any]:
     return {"members": page, "response_metadata": {"next_cursor": next_cursor}}
 
 
+def open_(ws: Workspace, args: Args) -> dict[str, Any]:
+    users = [u for u in (args.text("users", "") or "").split(",") if u]
+    if len(users) != 1:
+        # Group DMs (mpim) are not simulated; Warroom only ever opens one-to-one DMs.
+        raise SlackError("not_supported" if users else "users_list_not_supplied")
+    channel, already = ws.open_im(users[0])
+    answer: dict[str, Any] = {"channel": {"id": channel.id}}
+    if already:
+        answer["no_op"] = True
+        answer["already_open"] = True
+    return answer
+
+
 HANDLERS: dict[str, Handler] = {
     "conversations.archive": archive,
     "conversations.create": create,
@@ -116,6 +130,7 @@ HANDLERS: dict[str, Handler] = {
     "conversations.join": join,
     "conversations.list": list_,
     "conversations.members": members,
+    "conversations.open": open_,
     "conversations.replies": replies,
     "conversations.setPurpose": set_purpose,
     "conversations.setTopic": set_topic,

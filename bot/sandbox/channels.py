@@ -150,11 +150,35 @@ class ChannelOps(WorkspaceCore):
         return channel
 
     def list_channels(self, *, types: set[str] | None = None, exclude_archived: bool = False) -> list[Channel]:
-        """Channels in creation order; `types` uses Slack's names (public_channel, private_channel)."""
+        """Channels in creation order; `types` uses Slack's names (public_channel, private_channel, im)."""
         types = types or {"public_channel"}
-        return [
-            c
-            for c in self.channels.values()
-            if ("private_channel" if c.is_private else "public_channel") in types
-            and not (exclude_archived and c.is_archived)
-        ]
+        return [c for c in self.channels.values() if _type_of(c) in types and not (exclude_archived and c.is_archived)]
+
+    def open_im(self, user_id: str) -> tuple[Channel, bool]:
+        """The bot's direct-message channel with `user_id`, and whether it was open already."""
+        user = self.get_user(user_id)
+        if user.is_bot or user.deleted:
+            raise SlackError("cannot_dm_bot" if user.is_bot else "user_disabled")
+        for channel in self.channels.values():
+            if channel.is_im and channel.im_user == user_id:
+                return channel, True
+        # '@' never appears in channel names, so a DM can't collide with a channel name
+        channel = Channel(
+            id=self.new_id("D"),
+            name=f"@{user.name}",
+            creator=self.bot_user_id,
+            created=int(self.now()),
+            members=[self.bot_user_id, user_id],
+            is_im=True,
+            im_user=user_id,
+        )
+        self.channels[channel.id] = channel
+        self.messages[channel.id] = []
+        self.changed()
+        return channel, False
+
+
+def _type_of(channel: Channel) -> str:
+    if channel.is_im:
+        return "im"
+    return "private_channel" if channel.is_private else "public_channel"

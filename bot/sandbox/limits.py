@@ -27,6 +27,7 @@ METHOD_LIMITS: dict[str, int] = {
     "conversations.join": TIER_3,
     "conversations.list": TIER_2,
     "conversations.members": TIER_4,
+    "conversations.open": TIER_3,
     "conversations.replies": TIER_3,
     "conversations.setPurpose": TIER_2,
     "conversations.setTopic": TIER_2,

@@ -83,6 +83,8 @@ class Channel(Record):
     purpose_last_set: int = 0
     pins: list[str] = field(default_factory=list)
     bookmarks: list[dict[str, Any]] = field(default_factory=list)
+    is_im: bool = False  # a direct message between the bot and `im_user`
+    im_user: str = ""
 
 
 @dataclass

@@ -18,6 +18,7 @@ SEED_USERS: tuple[tuple[str, str, str, str], ...] = (
 )
 INCIDENTS_CHANNEL_ID = "C0INCIDENTS"
 GENERAL_CHANNEL_ID = "C0GENERAL"
+ONCALL_CHANNEL_ID = "C0ONCALL"  # the shipped playbooks/oncall/platform.yaml posts its handoffs here
 
 
 class Workspace(ChannelOps, InteractionOps):
@@ -58,6 +59,10 @@ class Workspace(ChannelOps, InteractionOps):
             created,
             [*humans, self.bot_user_id],
             purpose="Where incidents are declared",
+        )
+        # The bot is not a member, as in a real workspace: it joins when it first posts a handoff.
+        self.channels[ONCALL_CHANNEL_ID] = Channel(
+            ONCALL_CHANNEL_ID, "platform-oncall", "U0ALICE", created, list(humans), purpose="Platform on-call handoffs"
         )
         self.messages = {channel_id: [] for channel_id in self.channels}
 

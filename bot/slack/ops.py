@@ -22,13 +22,16 @@ from bot.alerts.models import AlertRow, AlertStatus
 from bot.db import Database
 from bot.incidents import service
 from bot.incidents.models import EventKind, Incident
+from bot.oncall.directory import OncallDirectory
 from bot.outbox import Op, OutboxRow
 from bot.playbooks import views
+from bot.playbooks.registry import PlaybookRegistry
 from bot.playbooks.tables import IncidentPlaybook
 from bot.slack.blocks import checklist
 from bot.slack.blocks.card import CardFacts, announce_blocks, card_blocks, fallback_text, topic
 from bot.slack.channels import channel_name
 from bot.slack.gateway import RetryLater, SlackFailure, SlackGateway, SlackRefused
+from bot.slack.members import MemberDirectory
 
 CARD_EVENT = "warroom_incident_card"
 MAX_NAME_ATTEMPTS = 10
@@ -52,7 +55,16 @@ class OpContext:
     channel_template: str = "inc-{number}-{slug}"
     announce_channel: str = ""
     _channel_ids: dict[str, str] = field(default_factory=dict)
+    members: MemberDirectory | None = None
+    registry: PlaybookRegistry | None = None  # on-call schedules, for an incident's service
+    oncall: OncallDirectory | None = None
     _bot_user_id: str | None = None
+
+    async def user_id(self, member: str) -> str | None:
+        """A schedule member as a Slack user id (None if Slack has none); Slack failures propagate to retry."""
+        if self.members is None:
+            self.members = MemberDirectory(self.gateway)
+        return await self.members.user_id(member)
 
     async def bot_user_id(self) -> str:
         if self._bot_user_id is None:
@@ -73,10 +85,6 @@ class OpContext:
 
 
 Handler = Callable[[OutboxRow, OpContext], Awaitable[Effect]]
-
-
-async def execute(row: OutboxRow, context: OpContext) -> Effect:
-    return await HANDLERS[Op(row.op)](row, context)
 
 
 async def _incident(context: OpContext, row: OutboxRow) -> Incident:

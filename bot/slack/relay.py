@@ -23,8 +23,9 @@ from sqlmodel import col
 from bot.columns import utcnow
 from bot.db import Database
 from bot.outbox import OutboxRow, OutboxStatus
+from bot.slack.dispatch import execute
 from bot.slack.gateway import RetryLater, SlackFailure, SlackRefused
-from bot.slack.ops import Effect, OpContext, execute
+from bot.slack.ops import Effect, OpContext
 from bot.worker import Worker
 
 log = structlog.get_logger(__name__)

@@ -128,7 +128,7 @@ async def test_list_paginates_with_cursor(slack: AsyncWebClient) -> None:
         if not cursor:
             break
     assert pages == 4
-    assert names == ["general", "incidents", "page-0", "page-1", "page-2", "page-3", "page-4"]
+    assert names == ["general", "incidents", "platform-oncall", "page-0", "page-1", "page-2", "page-3", "page-4"]
 
 
 async def test_list_excludes_archived_and_filters_types(slack: AsyncWebClient) -> None:
@@ -154,3 +154,20 @@ async def test_archive_rules(slack: AsyncWebClient) -> None:
     assert await error_of(slack.conversations_archive(channel=channel_id)) == "already_archived"
     assert await error_of(slack.chat_postMessage(channel=channel_id, text="x")) == "is_archived"
     assert await error_of(slack.conversations_unarchive(channel="C0INCIDENTS")) == "not_archived"
+
+
+async def test_open_gives_one_direct_message_channel_per_user(slack: AsyncWebClient) -> None:
+    first = await slack.conversations_open(users="U0BOB")
+    again = await slack.conversations_open(users="U0BOB")
+    assert first["channel"]["id"] == again["channel"]["id"] and first["channel"]["id"].startswith("D")
+    assert again["already_open"] is True
+    await slack.chat_postMessage(channel=first["channel"]["id"], text="your shift starts")
+    history = await slack.conversations_history(channel=first["channel"]["id"])
+    assert [m["text"] for m in history["messages"]] == ["your shift starts"]
+    listed = await slack.conversations_list()
+    assert first["channel"]["id"] not in [c["id"] for c in listed["channels"]]  # DMs are not public channels
+
+
+async def test_open_refuses_what_slack_refuses(slack: AsyncWebClient) -> None:
+    assert await error_of(slack.conversations_open(users="")) == "users_list_not_supplied"
+    assert await error_of(slack.conversations_open(users="U0NOBODY")) == "user_not_found"

@@ -120,6 +120,8 @@ def card_blocks(incident: Incident, facts: CardFacts) -> list[dict[str, Any]]:
         f"*Source*\n{escape(incident.source)}",
         f"*Elapsed*\n{_elapsed(incident)}",
     ]
+    if incident.oncall:
+        fields.append(f"*On call*\n{mention(incident.oncall)}")
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",

@@ -45,6 +45,8 @@ def status_text(incident: Incident) -> str:
         f"Severity: {SEVERITY_LABEL.get(incident.severity)} · Service: {escape(incident.service or '—')}",
         f"Commander: {commander} · Opened {_ts(incident.created_at)}",
     ]
+    if incident.oncall:
+        lines.append(f"On call for {escape(incident.service or 'the service')}: {mention(incident.oncall)}")
     return truncate("\n".join(lines), MAX_REPLY)
 
 

@@ -12,7 +12,11 @@ from bot.alerts.grouping import Policy
 from bot.config import Settings
 from bot.db import Database
 from bot.errors import WarroomError
+from bot.oncall.directory import OncallDirectory
+from bot.oncall.schema import Schedule
 from bot.outbox import Op, enqueue
+from bot.playbooks.registry import PlaybookRegistry
+from bot.slack.members import MemberDirectory
 
 log = structlog.get_logger(__name__)
 
@@ -24,6 +28,12 @@ class SlackDeps:
     db: Database
     settings: Settings
     policy: Policy
+    registry: PlaybookRegistry | None = None  # on-call schedules; None where a test needs none
+    members: MemberDirectory | None = None  # shared with the relay, so lookups are cached once
+    oncall: OncallDirectory | None = None  # who is on call, PagerDuty-aware; None: the files only
+
+    def schedules(self) -> dict[str, Schedule]:
+        return dict(self.registry.current.schedules) if self.registry is not None else {}
 
 
 @dataclass(frozen=True)

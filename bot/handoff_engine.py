@@ -1,0 +1,132 @@
+"""When handoffs happen: APScheduler jobs at each schedule's next boundary and note request, plus a sweep.
+
+The jobs only make handoffs punctual; correctness comes from the database. Every replica runs
+the same jobs, and `bot.oncall.handoffs` lets exactly one of them post each boundary. The sweep
+(at start, then every SWEEP_SECONDS) claims any boundary a job missed, such as those that
+passed while the process was down, which is how a restart catches up.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import structlog
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.columns import utcnow
+from bot.db import Database
+from bot.oncall import handoffs
+from bot.oncall.rotation import next_handoff
+from bot.oncall.schema import Schedule
+from bot.playbooks.registry import PlaybookRegistry, Snapshot
+
+log = structlog.get_logger(__name__)
+
+SWEEP_SECONDS = 30
+BOUNDARY_JOB = "handoff:{}"
+NOTE_JOB = "handoff-note:{}"
+
+
+class HandoffEngine:
+    def __init__(
+        self,
+        db: Database,
+        registry: PlaybookRegistry,
+        scheduler: AsyncIOScheduler,
+        *,
+        grace: timedelta,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db, self.registry, self.scheduler = db, registry, scheduler
+        self.grace, self.clock = grace, clock
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._scheduled: set[str] = set()
+
+    def start(self) -> None:
+        """Call on the event loop after the first registry load and before the scheduler starts."""
+        self._loop = asyncio.get_running_loop()
+        # Registry reloads may run in a worker thread (the 2 s file poll): hop onto the loop.
+        self.registry.on_reload.append(lambda snapshot: self._call_soon(self.reschedule, snapshot))
+        self.scheduler.add_job(
+            self.sweep, "interval", seconds=SWEEP_SECONDS, id="handoff_sweep", next_run_time=self.clock()
+        )
+        self.reschedule(self.registry.current)
+
+    def _call_soon(self, function: Callable[[Snapshot], None], snapshot: Snapshot) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(function, snapshot)
+
+    def reschedule(self, snapshot: Snapshot) -> None:
+        """One boundary job and one note job per schedule, at their next instants; stale jobs removed."""
+        wanted: set[str] = set()
+        now = self.clock()
+        for schedule in snapshot.schedules.values():
+            wanted |= self._schedule_jobs(schedule, now)
+        for job_id in self._scheduled - wanted:
+            with contextlib.suppress(JobLookupError):  # it ran: date jobs remove themselves
+                self.scheduler.remove_job(job_id)
+        self._scheduled = wanted
+
+    def _schedule_jobs(self, schedule: Schedule, now: datetime) -> set[str]:
+        boundary = next_handoff(schedule, now)
+        if boundary is None:
+            return set()
+        jobs = {BOUNDARY_JOB.format(schedule.id)}
+        self.scheduler.add_job(
+            self._at_boundary,
+            "date",
+            run_date=boundary.at,
+            id=BOUNDARY_JOB.format(schedule.id),
+            args=[schedule.id, boundary.at],
+            replace_existing=True,
+            misfire_grace_time=None,  # late is still better than never; the claim decides if it posts
+        )
+        ask_at = boundary.at - schedule.note_lead
+        if schedule.note_lead and ask_at > now:
+            jobs.add(NOTE_JOB.format(schedule.id))
+            self.scheduler.add_job(
+                self._ask_for_note,
+                "date",
+                run_date=ask_at,
+                id=NOTE_JOB.format(schedule.id),
+                args=[schedule.id],
+                replace_existing=True,
+                misfire_grace_time=None,
+            )
+        return jobs
+
+    async def _at_boundary(self, schedule_id: str, at: datetime) -> None:
+        schedule = self.registry.current.schedules.get(schedule_id)
+        if schedule is not None:
+            # The job may fire a hair early by the clock we use: never consider a boundary not yet due.
+            await self._catch_up(schedule, max(self.clock(), at))
+            self._schedule_jobs(schedule, max(self.clock(), at))
+
+    async def _ask_for_note(self, schedule_id: str) -> None:
+        schedule = self.registry.current.schedules.get(schedule_id)
+        if schedule is None:
+            return
+        boundary = next_handoff(schedule, self.clock())
+        if boundary is not None and boundary.at - self.clock() <= schedule.note_lead:
+            async with self.db.transaction() as session:
+                asked = await handoffs.claim_note_request(session, schedule, boundary, now=self.clock())
+            if asked is not None:
+                log.info("handoff_note_requested", schedule=schedule.id, boundary=boundary.at.isoformat())
+
+    async def _catch_up(self, schedule: Schedule, now: datetime) -> None:
+        try:
+            await handoffs.catch_up(self.db.transaction, schedule, now=now, grace=self.grace)
+        except Exception:
+            # One schedule's failure (the database blinked) must not stop the others; the next sweep retries.
+            log.exception("handoff_failed", schedule=schedule.id)
+
+    async def sweep(self) -> None:
+        """Claim every due boundary of every schedule, ask for notes that are due, and refresh the jobs."""
+        snapshot = self.registry.current
+        for schedule in snapshot.schedules.values():
+            await self._catch_up(schedule, self.clock())
+            if schedule.note_lead:
+                await self._ask_for_note(schedule.id)
+        self.reschedule(snapshot)
