@@ -102,7 +102,7 @@ class HandoffEngine:
         if schedule is not None:
             # The job may fire a hair early by the clock we use: never consider a boundary not yet due.
             await self._catch_up(schedule, max(self.clock(), at))
-            self._schedule_jobs(schedule, max(self.clock(), at))
+        self.reschedule(self.registry.current)
 
     async def _ask_for_note(self, schedule_id: str) -> None:
         schedule = self.registry.current.schedules.get(schedule_id)
@@ -124,9 +124,9 @@ class HandoffEngine:
 
     async def sweep(self) -> None:
         """Claim every due boundary of every schedule, ask for notes that are due, and refresh the jobs."""
-        snapshot = self.registry.current
-        for schedule in snapshot.schedules.values():
+        for schedule in list(self.registry.current.schedules.values()):
             await self._catch_up(schedule, self.clock())
             if schedule.note_lead:
                 await self._ask_for_note(schedule.id)
-        self.reschedule(snapshot)
+        # The files may have changed while this sweep awaited: schedule what is in force now.
+        self.reschedule(self.registry.current)
