@@ -141,7 +141,9 @@ def create_app(settings: Settings) -> FastAPI:
         workers=[relay, processor, step_runner], extra_checks=[writer.readiness, registry.health]
     )
     scheduler = build_scheduler(db)
-    handoff_engine = HandoffEngine(db, registry, scheduler, grace=timedelta(seconds=settings.handoff_grace_seconds))
+    handoff_engine = HandoffEngine(
+        db, registry, scheduler, grace=timedelta(seconds=settings.handoff_grace_seconds), directory=oncall
+    )
     bolt = build_bolt(
         SlackDeps(db=db, settings=settings, policy=policy, registry=registry, members=members, oncall=oncall),
         client=client,

@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.columns import utcnow
 from bot.db import Database
 from bot.oncall import handoffs
+from bot.oncall.directory import OncallDirectory
 from bot.oncall.rotation import next_handoff
 from bot.oncall.schema import Schedule
 from bot.playbooks.registry import PlaybookRegistry, Snapshot
@@ -37,10 +38,12 @@ class HandoffEngine:
         scheduler: AsyncIOScheduler,
         *,
         grace: timedelta,
+        directory: OncallDirectory | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db, self.registry, self.scheduler = db, registry, scheduler
         self.grace, self.clock = grace, clock
+        self.directory = directory
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scheduled: set[str] = set()
 
@@ -115,9 +118,19 @@ class HandoffEngine:
             if asked is not None:
                 log.info("handoff_note_requested", schedule=schedule.id, boundary=boundary.at.isoformat())
 
+    async def _people(self, schedule: Schedule, at: datetime) -> handoffs.People:
+        """Who hands over at `at` by the directory (PagerDuty where the schedule names it, overrides on top)."""
+        assert self.directory is not None
+        async with self.db.sessions() as session:
+            before = await self.directory.rota(session, schedule, at - timedelta(seconds=1))
+            after = await self.directory.rota(session, schedule, at)
+        return before.rota.now.member, after.rota.now.member
+
     async def _catch_up(self, schedule: Schedule, now: datetime) -> None:
+        # Only a schedule backed by PagerDuty needs asking; the file's answer is computed in the claim.
+        namer = self._people if self.directory is not None and schedule.pagerduty is not None else None
         try:
-            await handoffs.catch_up(self.db.transaction, schedule, now=now, grace=self.grace)
+            await handoffs.catch_up(self.db.transaction, schedule, now=now, grace=self.grace, namer=namer)
         except Exception:
             # One schedule's failure (the database blinked) must not stop the others; the next sweep retries.
             log.exception("handoff_failed", schedule=schedule.id)

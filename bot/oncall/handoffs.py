@@ -6,7 +6,7 @@ after a restart is posted late when it was missed by less than the grace period,
 as skipped otherwise, so it is never posted twice and never posted days late.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +28,8 @@ from bot.outbox import Op, enqueue
 log = structlog.get_logger(__name__)
 
 SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+People = tuple[str | None, str | None]  # (outgoing, incoming)
+Namer = Callable[[Schedule, datetime], Awaitable[People]]
 
 # How far back a restarted replica looks for boundaries it missed (older ones are not even logged).
 CATCH_UP_WINDOW = timedelta(days=2)
@@ -51,12 +53,22 @@ async def _effective(session: AsyncSession, schedule: Schedule, at: datetime) ->
 
 
 async def claim_scheduled(
-    session: AsyncSession, schedule: Schedule, boundary: Boundary, *, now: datetime, grace: timedelta
+    session: AsyncSession,
+    schedule: Schedule,
+    boundary: Boundary,
+    *,
+    now: datetime,
+    grace: timedelta,
+    people: People | None = None,
 ) -> Claimed | None:
-    """Claim a scheduled boundary; None when another replica (or an earlier run) already did."""
+    """Claim a scheduled boundary; None when another replica (or an earlier run) already did.
+
+    `people` (outgoing, incoming) names who really hands over when another source knows better
+    than the file (PagerDuty); by default the file with its overrides decides.
+    """
     late = now - boundary.at
     status = HandoffStatus.POSTED if late <= grace else HandoffStatus.SKIPPED
-    outgoing, incoming = await _effective(session, schedule, boundary.at)
+    outgoing, incoming = people if people is not None else await _effective(session, schedule, boundary.at)
     handoff_id = await insert_ignore(
         session,
         Handoff,
@@ -187,9 +199,18 @@ async def save_note(session: AsyncSession, note_id: int, text: str, *, author: s
 
 
 async def catch_up(
-    transaction: SessionFactory, schedule: Schedule, *, now: datetime, grace: timedelta
+    transaction: SessionFactory,
+    schedule: Schedule,
+    *,
+    now: datetime,
+    grace: timedelta,
+    namer: Namer | None = None,
 ) -> list[Claimed]:
-    """Claim every boundary of the last CATCH_UP_WINDOW that no replica has claimed yet (oldest first)."""
+    """Claim every boundary of the last CATCH_UP_WINDOW that no replica has claimed yet (oldest first).
+
+    `namer` says who hands over at a boundary that will be posted; it is asked outside any
+    transaction, since it may call PagerDuty.
+    """
     due = handoffs(schedule, now - CATCH_UP_WINDOW, now)
     if not due:
         return []
@@ -202,8 +223,9 @@ async def catch_up(
     for boundary in due:
         if boundary.at in known:
             continue
+        people = await namer(schedule, boundary.at) if namer is not None and now - boundary.at <= grace else None
         async with transaction() as session:  # one boundary per transaction: a failure loses no other
-            result = await claim_scheduled(session, schedule, boundary, now=now, grace=grace)
+            result = await claim_scheduled(session, schedule, boundary, now=now, grace=grace, people=people)
         if result is not None:
             claimed.append(result)
     return claimed

@@ -6,9 +6,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlmodel import col
 
 from bot.db import Database, upgrade_async
 from bot.handoff_engine import HandoffEngine
+from bot.oncall.directory import OncallDirectory
+from bot.oncall.rotation import OnCall, Rota
+from bot.oncall.schema import Schedule
+from bot.oncall.tables import Handoff
 from bot.playbooks.registry import PlaybookRegistry
 from bot.scheduler import build_scheduler
 
@@ -86,3 +92,41 @@ async def test_an_invalid_edit_keeps_the_last_good_schedule_and_its_jobs(
     await asyncio.sleep(0.05)
     assert "ops" in snapshot.stale_schedules and snapshot.errors
     assert _runs(handoff_engine)["handoff:ops"] == boundary
+
+
+class _PagerDuty:
+    """A PagerDuty port that puts dave on call until the boundary and erin from it."""
+
+    def __init__(self, boundary: datetime) -> None:
+        self.boundary = boundary
+        self.asked: list[datetime] = []
+
+    async def rota(self, schedule: Schedule, at: datetime) -> Rota:
+        self.asked.append(at)
+        if at < self.boundary:
+            now = OnCall("dave@example.com", at - timedelta(days=1), self.boundary, None, False)
+            return Rota(now, OnCall("erin@example.com", self.boundary, None, None, False))
+        return Rota(OnCall("erin@example.com", self.boundary, None, None, False), None)
+
+
+async def test_a_pagerduty_backed_schedules_handoff_names_pagerdutys_people(tmp_path: Path, sqlite_url: str) -> None:
+    await upgrade_async(sqlite_url)
+    db = Database(sqlite_url)
+    boundary = (datetime.now(UTC) - timedelta(minutes=10)).replace(second=0, microsecond=0)
+    _write(tmp_path, "ops", boundary, note_lead="0")
+    path = tmp_path / "oncall" / "ops.yaml"
+    path.write_text(path.read_text() + "pagerduty: {schedule: PABC123}\n")
+    registry = PlaybookRegistry(tmp_path)
+    registry.reload()
+    pagerduty = _PagerDuty(boundary)
+    engine = HandoffEngine(
+        db, registry, build_scheduler(db), grace=timedelta(hours=1), directory=OncallDirectory(pagerduty)
+    )
+    try:
+        await engine.sweep()
+        async with db.sessions() as session:
+            stored = (await session.execute(select(Handoff).where(col(Handoff.shift_start) == boundary))).scalar_one()
+    finally:
+        await db.dispose()
+    assert (stored.outgoing, stored.incoming) == ("dave@example.com", "erin@example.com")
+    assert boundary in pagerduty.asked
