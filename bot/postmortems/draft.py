@@ -1,0 +1,170 @@
+"""Render a postmortem's Markdown from its facts and people's edits, with a template teams can override.
+
+The template sees plain values that are already made safe for where they go (table cells
+have no `|` or line breaks; text has `<`, `>` and `&` as entities), so a template needs no
+filters and a title such as `<script>` or `| x |` cannot break the document. Teams override
+the template with `PLAYBOOKS_DIR/templates/postmortem.md.j2`; a broken override falls back to
+the built-in one and the draft says so.
+"""
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from bot.postmortems.facts import Facts
+from bot.text import duration_text
+
+TEMPLATE = "postmortem.md.j2"
+BUILTIN = Path(__file__).parent / "templates"
+MAX_OUTPUT = 5 * 1024 * 1024  # a template loop gone wrong must not fill the disk
+# The sections people can write over in Slack or on the web; the rest always comes from the facts.
+SECTIONS = ("summary", "impact", "what_happened", "why_1", "why_2", "why_3", "why_4", "why_5", "lessons", "next_steps")
+
+
+def md_text(value: object) -> str:
+    """Plain text safe in Markdown prose: no raw HTML."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def md_cell(value: object) -> str:
+    """Text safe in a Markdown table cell: one line, no column separators."""
+    return " ".join(md_text(value).split()).replace("|", "\\|")
+
+
+def _utc(at: datetime | None) -> str | None:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if at is not None else None
+
+
+def _duration(seconds: float | None) -> str | None:
+    return duration_text(seconds) if seconds is not None else None
+
+
+def context(
+    facts: Facts,
+    edits: Mapping[str, str],
+    *,
+    version: int,
+    review_state: str,
+    action_items: list[dict[str, Any]],
+    proposed_runbook: str | None = None,
+    people: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """What the template sees: the facts, with each edited section taking the place of the recorded one."""
+    names = dict(people or {})
+
+    def who(actor: str | None) -> str:
+        return md_cell(names.get(actor or "", actor or "Warroom"))
+
+    i = facts.incident
+    whys = []
+    for why in facts.whys:
+        edited = edits.get(f"why_{why.number}")
+        if edited:
+            whys.append({"number": why.number, "answer": md_text(edited), "cites": [], "question": None})
+        else:
+            answer = md_text(why.answer) if why.answer else None
+            question = md_text(why.question) if why.question else None
+            whys.append({"number": why.number, "answer": answer, "cites": list(why.cites), "question": question})
+    summary = edits.get("summary") or _summary(facts)
+    impact = edits.get("impact") or "**Open question:** who was affected, how many, and for how long?"
+    happened = edits.get("what_happened") or facts.what_happened
+    lessons = edits.get("lessons") or "\n".join(f"- {md_text(e.text)}" for e in facts.lessons)
+    return {
+        "incident": {
+            "number": i.number,
+            "title": md_text(i.title),
+            "severity": i.severity,
+            "service": md_cell(i.service) if i.service else None,
+            "status": i.status,
+            "commander": who(i.commander) if i.commander else None,
+        },
+        "version": version,
+        "review_state": review_state.replace("_", " "),
+        "summary": md_text(summary),
+        "impact": md_text(impact) if edits.get("impact") else impact,
+        "what_happened": md_text(happened) if happened else "**Open question:** what happened, in a few sentences?",
+        "times": {
+            "detected": _utc(facts.detected_at),
+            "acknowledged": _utc(i.acknowledged_at),
+            "mitigated": _utc(i.mitigated_at),
+            "resolved": _utc(i.resolved_at),
+        },
+        "durations": {key: _duration(value) for key, value in facts.durations.items()},
+        "alerts": [
+            {
+                "title": md_text(a.title),
+                "source": a.source,
+                "severity": a.severity,
+                "status": a.status,
+                "starts_at": _utc(a.starts_at),
+                "ends_at": _utc(a.ends_at),
+            }
+            for a in facts.alerts
+        ],
+        "whys": whys,
+        "causes": [{"id": e.id, "text": md_text(e.text)} for e in facts.causes],
+        "steps": [
+            {
+                "at": _utc(s.at),
+                "title": md_text(s.title),
+                "playbook": md_text(s.playbook),
+                "status": s.status.replace("_", " "),
+                "actor": who(s.actor) if s.actor else None,
+                "result": md_text(s.result),
+            }
+            for s in facts.steps
+        ],
+        "playbooks": [md_text(p) for p in facts.playbooks],
+        "lessons": md_text(lessons) if edits.get("lessons") else (lessons or _no_lessons()),
+        "action_items": [
+            {"text": md_text(a["text"]), "owner": who(a.get("owner")) if a.get("owner") else None, "due": a.get("due")}
+            for a in action_items
+        ],
+        "timeline": [
+            {"id": e.id, "at": _utc(e.at), "who": who(e.actor), "text": md_cell(e.text)} for e in facts.events
+        ],
+        # Fenced as YAML: only a fence inside could break out of the block.
+        "proposed_runbook": proposed_runbook.replace("```", "'''") if proposed_runbook else None,
+    }
+
+
+def _summary(facts: Facts) -> str:
+    i = facts.incident
+    service = f" on {i.service}" if i.service else ""
+    took = _duration(facts.durations["resolve"])
+    ended = f" It was resolved after {took}." if took else " It is not resolved yet."
+    return f"SEV{i.severity} incident{service}: {i.title}.{ended}"
+
+
+def _no_lessons() -> str:
+    return "**Open question:** what did we learn? (Notes starting `lesson:` are collected here.)"
+
+
+def _environment(template_dir: Path | None) -> ImmutableSandboxedEnvironment:
+    loaders = [FileSystemLoader(str(template_dir))] if template_dir is not None and template_dir.is_dir() else []
+    return ImmutableSandboxedEnvironment(
+        loader=ChoiceLoader([*loaders, FileSystemLoader(str(BUILTIN))]),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+
+
+def render(values: dict[str, Any], *, template_dir: Path | None = None) -> tuple[str, str | None]:
+    """(Markdown, a note when the team's template failed and the built-in one was used)."""
+    try:
+        text = _environment(template_dir).get_template(TEMPLATE).render(values)
+        note = None
+    except (TemplateError, OSError) as error:
+        if template_dir is None:
+            raise
+        failure = f"{type(error).__name__}: {error}"
+        note = f"The team template {template_dir / TEMPLATE} failed ({failure}); used the built-in one."
+        text = _environment(None).get_template(TEMPLATE).render(values)
+    if len(text) > MAX_OUTPUT:
+        text = text[:MAX_OUTPUT] + "\n\n(cut: the draft exceeded 5 MiB)\n"
+    return text, note
