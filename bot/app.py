@@ -6,6 +6,7 @@ import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,8 @@ from bot.oncall.directory import OncallDirectory
 from bot.outbox import OutboxRow
 from bot.pagerduty import PagerDutyOncalls
 from bot.playbooks.registry import PlaybookRegistry
+from bot.postmortems.links import PostmortemLinks
+from bot.postmortems.setup import PostmortemSetup
 from bot.runner.http import HttpActionRunner
 from bot.runner.worker import StepRunner
 from bot.scheduler import build_scheduler
@@ -97,7 +100,13 @@ def create_app(settings: Settings) -> FastAPI:
         else None
     )
     oncall = OncallDirectory(pagerduty)
+    postmortems = PostmortemSetup(
+        template_dir=Path(settings.playbooks_dir) / "templates",
+        # Page links are signed with the Slack signing secret: only someone who saw the link can open it.
+        links=PostmortemLinks(settings.base_url, credentials.signing_secret),
+    )
     context = OpContext(
+        postmortems=postmortems,
         members=members,
         registry=registry,
         oncall=oncall,
@@ -145,7 +154,15 @@ def create_app(settings: Settings) -> FastAPI:
         db, registry, scheduler, grace=timedelta(seconds=settings.handoff_grace_seconds), directory=oncall
     )
     bolt = build_bolt(
-        SlackDeps(db=db, settings=settings, policy=policy, registry=registry, members=members, oncall=oncall),
+        SlackDeps(
+            db=db,
+            settings=settings,
+            policy=policy,
+            registry=registry,
+            members=members,
+            oncall=oncall,
+            postmortems=postmortems,
+        ),
         client=client,
         signing_secret=credentials.signing_secret,
     )

@@ -7,11 +7,13 @@ from bot.incidents.models import Counter, Incident, TimelineEvent
 from bot.oncall.tables import Handoff, HandoffNote, OncallOverride
 from bot.outbox import OutboxRow
 from bot.playbooks.tables import IncidentPlaybook, StepRun
+from bot.postmortems.tables import ActionItem, Postmortem, PostmortemVersion
 from bot.slack.models import SlackEventSeen
 
 metadata = SQLModel.metadata
 
 __all__ = [
+    "ActionItem",
     "AlertRow",
     "Counter",
     "Delivery",
@@ -21,6 +23,8 @@ __all__ = [
     "IncidentPlaybook",
     "OncallOverride",
     "OutboxRow",
+    "Postmortem",
+    "PostmortemVersion",
     "SlackEventSeen",
     "StepRun",
     "TimelineEvent",

@@ -31,6 +31,14 @@ class Op(StrEnum):
     DM_HANDOFF = "dm_handoff"  # the same report, as a direct message to the incoming person
     ASK_HANDOFF_NOTE = "ask_handoff_note"  # a direct message asking the outgoing person for a note
     FIND_ONCALL = "find_oncall"  # who is on call for a new incident's service: invite them, show them on the card
+    DRAFT_POSTMORTEM = (
+        "draft_postmortem"  # draft an incident's postmortem once it resolves (off the resolve transaction)
+    )
+    MODEL_WORDING = "model_wording"  # ask the optional model for wording, save it as a version
+    SYNC_POSTMORTEM = "sync_postmortem"  # post or edit the postmortem's summary message in the incident channel
+    UPLOAD_POSTMORTEM = "upload_postmortem"  # the approved Markdown as a file in the incident channel
+    NOTIFY_CHANGES = "notify_changes"  # tell the commander that changes were requested
+    REMIND_ACTION = "remind_action"  # an action item's due-date reminder, as a DM to its owner
 
 
 class OutboxStatus(StrEnum):
@@ -62,7 +70,7 @@ class OutboxRow(SQLModel, table=True):
     result: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
 
 
-COALESCED_OPS = frozenset({Op.SYNC_CARD, Op.SYNC_ANNOUNCE, Op.SET_TOPIC, Op.SYNC_CHECKLIST})
+COALESCED_OPS = frozenset({Op.SYNC_CARD, Op.SYNC_ANNOUNCE, Op.SET_TOPIC, Op.SYNC_CHECKLIST, Op.SYNC_POSTMORTEM})
 
 
 async def enqueue(

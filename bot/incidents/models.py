@@ -39,6 +39,7 @@ class EventKind(StrEnum):
     SOURCE = "source"  # something the alert source reported that is not a state change
     RUNBOOK = "runbook"  # a playbook was attached
     ONCALL = "oncall"  # who was on call for the incident's service, and was invited
+    POSTMORTEM = "postmortem"  # drafted, approved, changes requested
     STEP = "step"  # a runbook step was done, skipped, run, or its run finished
 
 

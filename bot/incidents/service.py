@@ -247,6 +247,8 @@ async def resolve(session: AsyncSession, incident_id: int, *, actor: str, summar
     text = "Resolved" + (f": {summary}" if summary else "")
     await record(session, incident_id, EventKind.STATUS, text, actor=actor)
     await _announce_change(session, incident)
+    # Drafted by the relay, after this transaction: a long timeline never slows the Resolve click.
+    await enqueue(session, Op.DRAFT_POSTMORTEM, incident_id=incident_id, payload={"by": actor})
     return Transition(incident, changed=True)
 
 

@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from bot.columns import utcnow
 from bot.db import insert_ignore
+from bot.outbox import Op, enqueue
 from bot.postmortems.tables import ActionItem, ActionStatus
 
 _OWNER = re.compile(r"<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>|(?<![\w<])@([UW][A-Z0-9]{2,20})\b")
@@ -114,3 +115,15 @@ async def due_unreminded(session: AsyncSession, today: date) -> list[ActionItem]
         col(ActionItem.owner).is_not(None),
     )
     return list((await session.execute(stmt.order_by(col(ActionItem.id)).limit(200))).scalars())
+
+
+async def remind_due(session: AsyncSession, *, today: date, now: datetime) -> int:
+    """Queue a reminder DM for each open item due by `today`; each item is reminded once, whichever replica asks."""
+    sent = 0
+    for item in await due_unreminded(session, today):
+        assert item.id is not None
+        if await claim_reminder(session, item.id, now):
+            payload = {"action_item_id": item.id, "owner": item.owner}
+            await enqueue(session, Op.REMIND_ACTION, incident_id=item.incident_id, payload=payload)
+            sent += 1
+    return sent

@@ -168,3 +168,22 @@ def render(values: dict[str, Any], *, template_dir: Path | None = None) -> tuple
     if len(text) > MAX_OUTPUT:
         text = text[:MAX_OUTPUT] + "\n\n(cut: the draft exceeded 5 MiB)\n"
     return text, note
+
+
+def recorded_sections(facts: Facts, action_items: list[dict[str, Any]]) -> dict[str, str]:
+    """Each editable section as the timeline has it, in plain text: what the edit form starts from."""
+    recorded = {
+        "summary": _summary(facts),
+        "what_happened": facts.what_happened or "",
+        "lessons": "\n".join(e.text for e in facts.lessons),
+        "next_steps": "\n".join(_item_line(item) for item in action_items),
+    }
+    for why in facts.whys:
+        recorded[f"why_{why.number}"] = why.answer or ""
+    return recorded
+
+
+def _item_line(item: dict[str, Any]) -> str:
+    owner = f"<@{item['owner']}> " if item.get("owner") else ""
+    due = f" by {item['due']}" if item.get("due") else ""
+    return f"{owner}{item['text']}{due}"

@@ -6,7 +6,7 @@ import structlog
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.listeners import actions, commands, events, oncall, steps, views
+from bot.slack.listeners import actions, commands, events, oncall, postmortem, steps, views
 from bot.slack.listeners.boundary import SlackDeps
 
 log = structlog.get_logger(__name__)
@@ -32,6 +32,6 @@ def build_bolt(deps: SlackDeps, *, client: AsyncWebClient, signing_secret: str) 
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
         log.error("bolt_listener_error", error=repr(error), type=body.get("type"))
 
-    for module in (commands, actions, steps, views, events, oncall):
+    for module in (commands, actions, steps, views, events, oncall, postmortem):
         module.register(app, deps)
     return app

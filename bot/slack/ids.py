@@ -35,3 +35,21 @@ class DeclareField(StrEnum):
     TITLE = "declare_title"
     SEVERITY = "declare_severity"
     SERVICE = "declare_service"
+
+
+class PostmortemAction(StrEnum):
+    """Buttons on the postmortem summary; each value is the postmortem's id."""
+
+    OPEN = "postmortem_open"  # a link button to the web page (Slack still sends the click)
+    EDIT = "postmortem_edit"
+    APPROVE = "postmortem_approve"
+    REQUEST_CHANGES = "postmortem_request_changes"
+    REGENERATE = "postmortem_regenerate"
+
+
+class PostmortemView(StrEnum):
+    EDIT = "postmortem_edit_modal"
+    REQUEST_CHANGES = "postmortem_changes_modal"
+
+
+CHANGES_FIELD = "postmortem_changes_reason"

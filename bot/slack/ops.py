@@ -27,6 +27,7 @@ from bot.outbox import Op, OutboxRow
 from bot.playbooks import views
 from bot.playbooks.registry import PlaybookRegistry
 from bot.playbooks.tables import IncidentPlaybook
+from bot.postmortems.setup import PostmortemSetup
 from bot.slack.blocks import checklist
 from bot.slack.blocks.card import CardFacts, announce_blocks, card_blocks, fallback_text, topic
 from bot.slack.channels import channel_name
@@ -58,6 +59,7 @@ class OpContext:
     members: MemberDirectory | None = None
     registry: PlaybookRegistry | None = None  # on-call schedules, for an incident's service
     oncall: OncallDirectory | None = None
+    postmortems: PostmortemSetup | None = None  # template folder, page links, the optional model
     _bot_user_id: str | None = None
 
     async def user_id(self, member: str) -> str | None:
@@ -93,7 +95,7 @@ async def _incident(context: OpContext, row: OutboxRow) -> Incident:
         return await service.get_by_id(session, row.incident_id)
 
 
-def _channel_of(incident: Incident) -> str:
+def channel_of(incident: Incident) -> str:
     if not incident.channel_id:
         # Its create_channel op ran first (same ordering key) and failed for good.
         raise SlackFailure(f"incident #{incident.number} has no channel")
@@ -156,13 +158,13 @@ async def create_channel(row: OutboxRow, context: OpContext) -> Effect:
 
 async def set_topic(row: OutboxRow, context: OpContext) -> Effect:
     incident = await _incident(context, row)
-    await context.gateway.call("conversations.setTopic", channel=_channel_of(incident), topic=topic(incident))
+    await context.gateway.call("conversations.setTopic", channel=channel_of(incident), topic=topic(incident))
     return Effect()
 
 
 async def invite(row: OutboxRow, context: OpContext) -> Effect:
     incident = await _incident(context, row)
-    channel = _channel_of(incident)
+    channel = channel_of(incident)
     users = [u for u in row.payload.get("users", []) if isinstance(u, str) and u]
     skipped: list[str] = []
     for start in range(0, len(users), INVITE_BATCH):
@@ -210,7 +212,7 @@ async def _find_tagged(context: OpContext, channel: str, incident: Incident, kin
     return None
 
 
-async def _upsert_message(
+async def upsert_message(
     context: OpContext,
     row: OutboxRow,
     incident: Incident,
@@ -241,9 +243,9 @@ async def _upsert_message(
 async def sync_card(row: OutboxRow, context: OpContext) -> Effect:
     incident = await _incident(context, row)
     assert incident.id is not None
-    channel = _channel_of(incident)
+    channel = channel_of(incident)
     blocks = card_blocks(incident, await _card_facts(context, incident))
-    channel, ts = await _upsert_message(
+    channel, ts = await upsert_message(
         context, row, incident, channel=channel, ts=incident.card_ts, kind="card", blocks=blocks
     )
     if ts == incident.card_ts:
@@ -259,7 +261,7 @@ async def sync_announce(row: OutboxRow, context: OpContext) -> Effect:
     channel = incident.announce_channel_id or await context.resolve_channel(context.announce_channel)
     blocks = announce_blocks(incident)
     try:
-        channel, ts = await _upsert_message(
+        channel, ts = await upsert_message(
             context, row, incident, channel=channel, ts=incident.announce_ts, kind="announce", blocks=blocks
         )
     except SlackRefused as error:
@@ -277,7 +279,7 @@ async def sync_checklist(row: OutboxRow, context: OpContext) -> Effect:
     async with context.db.sessions() as session:
         playbook, steps = await views.checklist(session, attached_id)
         incident = await service.get_by_id(session, playbook.incident_id)
-    channel = _channel_of(incident)
+    channel = channel_of(incident)
     message_ts = dict(playbook.message_ts)
     paged = checklist.pages(steps)
     first = 1
@@ -289,7 +291,7 @@ async def sync_checklist(row: OutboxRow, context: OpContext) -> Effect:
         digest = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()[:16]
         if message_ts.get(f"{page_no}#") == digest and message_ts.get(str(page_no)):
             continue
-        _, ts = await _upsert_message(
+        _, ts = await upsert_message(
             context,
             row,
             incident,
@@ -314,7 +316,7 @@ async def sync_checklist(row: OutboxRow, context: OpContext) -> Effect:
 async def post_message(row: OutboxRow, context: OpContext) -> Effect:
     incident = await _incident(context, row)
     text = str(row.payload.get("text", ""))[:3000]
-    data = await context.gateway.call("chat.postMessage", channel=_channel_of(incident), text=text)
+    data = await context.gateway.call("chat.postMessage", channel=channel_of(incident), text=text)
     return Effect(result={"ts": data.get("ts")})
 
 

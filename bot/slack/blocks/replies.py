@@ -12,12 +12,14 @@ HELP = """*`/incident` commands*
 `/incident status` where this incident stands
 `/incident ack` acknowledge; the first to acknowledge becomes commander
 `/incident sev <1-4>` set the severity (1 is the worst)
-`/incident note <text>` add a note to the timeline
+`/incident note <text>` add a note to the timeline (start it with `cause:`, `lesson:` or `action:` to file it in the postmortem)
 `/incident why <text>` record a five-whys answer
 `/incident mitigate` the impact has stopped
 `/incident resolve [summary]` close the incident
 `/incident runbook [id]` playbooks that match this incident, or attach one
 `/incident timeline` the timeline so far
+`/incident postmortem` draft the postmortem now, or re-draft it from the timeline
+`/incident actions` open action items (of this incident, or of all)
 `/incident list` open incidents
 `/incident help` this help
 Inside an incident channel the commands act on that incident; elsewhere name it: `/incident status 12`.

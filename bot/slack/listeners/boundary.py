@@ -16,6 +16,7 @@ from bot.oncall.directory import OncallDirectory
 from bot.oncall.schema import Schedule
 from bot.outbox import Op, enqueue
 from bot.playbooks.registry import PlaybookRegistry
+from bot.postmortems.setup import PostmortemSetup
 from bot.slack.members import MemberDirectory
 
 log = structlog.get_logger(__name__)
@@ -31,6 +32,7 @@ class SlackDeps:
     registry: PlaybookRegistry | None = None  # on-call schedules; None where a test needs none
     members: MemberDirectory | None = None  # shared with the relay, so lookups are cached once
     oncall: OncallDirectory | None = None  # who is on call, PagerDuty-aware; None: the files only
+    postmortems: PostmortemSetup | None = None  # template folder, page links, the optional model
 
     def schedules(self) -> dict[str, Schedule]:
         return dict(self.registry.current.schedules) if self.registry is not None else {}

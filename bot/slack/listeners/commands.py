@@ -18,8 +18,9 @@ from bot.incidents import service
 from bot.incidents.models import EventKind, Incident, Status, TimelineEvent
 from bot.playbooks import runs
 from bot.playbooks.matcher import matching
+from bot.postmortems import actions, review
 from bot.slack.blocks.replies import HELP, declare_modal, list_text, status_text, timeline_text
-from bot.slack.escape import escape
+from bot.slack.escape import escape, mention
 from bot.slack.listeners.boundary import Requester, SlackDeps, guarded
 from bot.slack.listeners.targets import target_incident
 
@@ -140,6 +141,50 @@ async def _timeline(session: AsyncSession, cmd: Command) -> str:
     return timeline_text(incident, list((await session.execute(stmt)).scalars()))
 
 
+async def _postmortem(session: AsyncSession, cmd: Command) -> str:
+    """`postmortem`: draft it now (or, when there is one, re-draft it from the timeline as it is now)."""
+    incident, _ = await target_incident(session, cmd.who.channel, cmd.args)
+    assert incident.id is not None
+    setup = cmd.deps.postmortems
+    if setup is None:
+        raise InvalidInput("Postmortems are not set up in this Warroom.")
+    postmortem, created = await review.ensure_draft(
+        session, incident.id, template_dir=setup.template_dir, by=cmd.who.user
+    )
+    if not created:
+        assert postmortem.id is not None
+        version = await review.regenerate(session, postmortem.id, by=cmd.who.user, template_dir=setup.template_dir)
+        return (
+            f"Drafted version {version.number} of the postmortem of incident *#{incident.number}* from the "
+            f"timeline as it is now: <{setup.links.url(incident.number)}|open it>."
+        )
+    return f"Drafted the postmortem of incident *#{incident.number}*: <{setup.links.url(incident.number)}|open it>."
+
+
+async def _actions(session: AsyncSession, cmd: Command) -> str:
+    """`actions`: open action items of this incident (in its channel), else of every incident."""
+    incident = await service.find_by_channel(session, cmd.who.channel) if cmd.who.channel else None
+    if incident is None and cmd.args:
+        incident, _ = await target_incident(session, cmd.who.channel, cmd.args)
+    items = await actions.open_items(session, incident.id if incident is not None else None)
+    where = f"incident *#{incident.number}*" if incident is not None else "all incidents"
+    if not items:
+        return f"No open action items for {where}."
+    numbers = {i.incident_id: i for i in items}
+    by_incident = {
+        row.id: row.number
+        for row in (await session.execute(select(Incident).where(col(Incident.id).in_(list(numbers))))).scalars()
+    }
+    lines = [
+        f"• #{by_incident.get(i.incident_id, '?')} {escape(i.text)}"
+        + (f" · {mention(i.owner)}" if i.owner else " · no owner")
+        + (f" · due {i.due.isoformat()}" if i.due else "")
+        for i in items[:40]
+    ]
+    more = f"\n…and {len(items) - 40} more" if len(items) > 40 else ""
+    return f"*Open action items for {where}* ({len(items)})\n" + "\n".join(lines) + more
+
+
 async def _list(session: AsyncSession, cmd: Command) -> str:
     stmt = (
         select(Incident).where(col(Incident.status) != Status.RESOLVED).order_by(col(Incident.number).desc()).limit(30)
@@ -161,6 +206,8 @@ HANDLERS: dict[str, Handler] = {
     "resolve": _resolve,
     "timeline": _timeline,
     "runbook": _runbook,
+    "postmortem": _postmortem,
+    "actions": _actions,
     "list": _list,
 }
 

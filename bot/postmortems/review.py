@@ -1,0 +1,322 @@
+"""A postmortem's life: drafted once per incident, saved as versions, approved or sent back, all exactly once.
+
+Every change is one conditional update on the postmortem row (`WHERE version = :seen` or
+`WHERE state != 'approved'`), so two people pressing Approve at once approve once, and a save
+made from an outdated form is refused instead of silently overwriting someone else's.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.columns import utcnow
+from bot.db import insert_ignore
+from bot.errors import InvalidInput, NotFound
+from bot.incidents import service as incidents
+from bot.incidents.models import EventKind
+from bot.outbox import Op, enqueue
+from bot.postmortems import actions, draft
+from bot.postmortems.facts import Facts, gather
+from bot.postmortems.tables import ActionItem, Postmortem, PostmortemVersion, ReviewState
+
+MAX_SECTION = 12_000  # what the edit form can carry back for one section (four Slack inputs)
+
+
+@dataclass(frozen=True)
+class Change:
+    postmortem: Postmortem
+    changed: bool
+
+
+async def get(session: AsyncSession, postmortem_id: int) -> Postmortem:
+    found = (await session.execute(select(Postmortem).where(col(Postmortem.id) == postmortem_id))).scalar_one_or_none()
+    if found is None:
+        raise NotFound("That postmortem does not exist.")
+    return found
+
+
+async def for_incident(session: AsyncSession, incident_id: int) -> Postmortem | None:
+    stmt = select(Postmortem).where(col(Postmortem.incident_id) == incident_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def versions(session: AsyncSession, postmortem_id: int) -> list[PostmortemVersion]:
+    stmt = (
+        select(PostmortemVersion)
+        .where(col(PostmortemVersion.postmortem_id) == postmortem_id)
+        .order_by(col(PostmortemVersion.number))
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def latest(session: AsyncSession, postmortem: Postmortem) -> PostmortemVersion:
+    stmt = select(PostmortemVersion).where(
+        col(PostmortemVersion.postmortem_id) == postmortem.id,
+        col(PostmortemVersion.number) == postmortem.current_version,
+    )
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def action_items(session: AsyncSession, postmortem_id: int) -> list[ActionItem]:
+    stmt = select(ActionItem).where(col(ActionItem.postmortem_id) == postmortem_id).order_by(col(ActionItem.id))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def _items(session: AsyncSession, postmortem_id: int) -> list[dict[str, Any]]:
+    return [
+        {"text": i.text, "owner": i.owner, "due": i.due.isoformat() if i.due else None, "status": i.status}
+        for i in await action_items(session, postmortem_id)
+    ]
+
+
+def _proposed_runbook(facts: Facts) -> str | None:
+    from bot.postmortems import runbook
+
+    return runbook.propose(facts)
+
+
+async def render_markdown(
+    session: AsyncSession,
+    postmortem: Postmortem,
+    facts: Facts,
+    edits: dict[str, str],
+    *,
+    number: int,
+    state: str,
+    template_dir: Path | None,
+) -> tuple[str, str | None]:
+    """The Markdown of a version: facts now, `edits` over them, the stored action items, the proposed runbook."""
+    assert postmortem.id is not None
+    values = draft.context(
+        facts,
+        edits,
+        version=number,
+        review_state=state,
+        action_items=await _items(session, postmortem.id),
+        proposed_runbook=_proposed_runbook(facts),
+    )
+    return draft.render(values, template_dir=template_dir)
+
+
+async def _add_version(
+    session: AsyncSession,
+    postmortem: Postmortem,
+    edits: dict[str, str],
+    *,
+    author: str | None,
+    reason: str,
+    template_dir: Path | None,
+    state: str,
+    note: str | None = None,
+) -> PostmortemVersion:
+    assert postmortem.id is not None
+    facts = await gather(session, postmortem.incident_id)
+    await actions.store(session, postmortem.id, postmortem.incident_id, _action_lines(facts, edits))
+    number = postmortem.current_version + 1 if reason != "drafted" else 1
+    markdown, template_note = await render_markdown(
+        session, postmortem, facts, edits, number=number, state=state, template_dir=template_dir
+    )
+    version = PostmortemVersion(
+        postmortem_id=postmortem.id,
+        number=number,
+        author=author,
+        reason=reason,
+        edits=dict(edits),
+        markdown=markdown,
+        note="; ".join(n for n in (note, template_note) if n) or None,
+        created_at=utcnow(),
+    )
+    session.add(version)
+    await session.flush()
+    return version
+
+
+def _action_lines(facts: Facts, edits: dict[str, str]) -> list[actions.Parsed]:
+    lines = [e.text for e in facts.actions] + (edits.get("next_steps") or "").splitlines()
+    return actions.parse_items(lines)
+
+
+async def ensure_draft(
+    session: AsyncSession, incident_id: int, *, template_dir: Path | None, by: str | None
+) -> tuple[Postmortem, bool]:
+    """The incident's postmortem, drafted now if it has none; (postmortem, whether this call drafted it)."""
+    now = utcnow()
+    new_id = await insert_ignore(
+        session,
+        Postmortem,
+        {
+            "incident_id": incident_id,
+            "state": ReviewState.DRAFT,
+            "current_version": 1,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        },
+        conflict=["incident_id"],
+    )
+    if new_id is None:
+        existing = await for_incident(session, incident_id)
+        assert existing is not None
+        return existing, False
+    postmortem = await get(session, int(new_id))
+    await _add_version(
+        session, postmortem, {}, author=by, reason="drafted", template_dir=template_dir, state=ReviewState.DRAFT
+    )
+    await incidents.record(
+        session,
+        incident_id,
+        EventKind.POSTMORTEM,
+        "Postmortem drafted",
+        actor=by or "warroom",
+        data={"postmortem": new_id},
+    )
+    await enqueue(session, Op.SYNC_POSTMORTEM, incident_id=incident_id, payload={"postmortem_id": new_id})
+    return postmortem, True
+
+
+async def _sync(session: AsyncSession, incident_id: int, postmortem_id: int) -> None:
+    """Have the summary message in the incident channel show the postmortem as it now stands."""
+    await enqueue(session, Op.SYNC_POSTMORTEM, incident_id=incident_id, payload={"postmortem_id": postmortem_id})
+
+
+async def _bump(session: AsyncSession, postmortem: Postmortem, **values: Any) -> bool:
+    """Apply `values` if nobody changed the postmortem since it was read."""
+    result = await session.execute(
+        update(Postmortem)
+        .where(col(Postmortem.id) == postmortem.id, col(Postmortem.version) == postmortem.version)
+        .values(**values, version=postmortem.version + 1, updated_at=utcnow())
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def save(
+    session: AsyncSession,
+    postmortem_id: int,
+    edits: dict[str, str],
+    *,
+    by: str | None,
+    based_on: int,
+    reason: str = "edited",
+    template_dir: Path | None,
+    note: str | None = None,
+) -> PostmortemVersion:
+    """A new version with `edits` over the latest ones; refused if a newer version appeared since `based_on`."""
+    postmortem = await get(session, postmortem_id)
+    if postmortem.current_version != based_on:
+        raise InvalidInput(
+            f"Someone saved version {postmortem.current_version} while you were editing version {based_on}. "
+            "Open the form again to edit the newest text."
+        )
+    unknown = set(edits) - set(draft.SECTIONS)
+    if unknown:
+        raise InvalidInput(f"Unknown sections: {', '.join(sorted(unknown))}.")
+    too_long = [name for name, text in edits.items() if len(text) > MAX_SECTION]
+    if too_long:
+        raise InvalidInput(f"{too_long[0]} is longer than {MAX_SECTION} characters; shorten it.")
+    merged = {**(await latest(session, postmortem)).edits, **edits}
+    merged = {name: text for name, text in merged.items() if text and text.strip()}
+    state = ReviewState.IN_REVIEW if postmortem.state == ReviewState.DRAFT else postmortem.state
+    if postmortem.state == ReviewState.APPROVED and reason == "edited":
+        state = ReviewState.IN_REVIEW  # changing an approved text needs approving again
+    version = await _add_version(
+        session, postmortem, merged, author=by, reason=reason, template_dir=template_dir, state=state, note=note
+    )
+    values: dict[str, Any] = {"current_version": version.number, "state": state}
+    if state != postmortem.state and postmortem.state == ReviewState.APPROVED:
+        values |= {"approved_by": None, "approved_at": None}
+    if not await _bump(session, postmortem, **values):
+        raise InvalidInput("Someone changed this postmortem at the same moment; open the form again.")
+    await enqueue(
+        session, Op.SYNC_POSTMORTEM, incident_id=postmortem.incident_id, payload={"postmortem_id": postmortem_id}
+    )
+    return version
+
+
+async def regenerate(
+    session: AsyncSession, postmortem_id: int, *, by: str | None, template_dir: Path | None
+) -> PostmortemVersion:
+    """Re-draft from the timeline as it is now (new whys and notes), keeping what people wrote over it."""
+    postmortem = await get(session, postmortem_id)
+    return await save(
+        session,
+        postmortem_id,
+        {},
+        by=by,
+        based_on=postmortem.current_version,
+        reason="regenerated",
+        template_dir=template_dir,
+    )
+
+
+async def approve(session: AsyncSession, postmortem_id: int, *, by: str) -> Change:
+    postmortem = await get(session, postmortem_id)
+    now = utcnow()
+    result = await session.execute(
+        update(Postmortem)
+        .where(col(Postmortem.id) == postmortem_id, col(Postmortem.state) != ReviewState.APPROVED)
+        .values(
+            state=ReviewState.APPROVED,
+            approved_by=by,
+            approved_at=now,
+            version=col(Postmortem.version) + 1,
+            updated_at=now,
+        )
+    )
+    if not getattr(result, "rowcount", 0):
+        return Change(postmortem, False)
+    await incidents.record(
+        session,
+        postmortem.incident_id,
+        EventKind.POSTMORTEM,
+        f"Postmortem version {postmortem.current_version} approved",
+        actor=by,
+        data={"postmortem": postmortem_id, "version": postmortem.current_version},
+    )
+    payload = {"postmortem_id": postmortem_id}
+    await enqueue(session, Op.SYNC_POSTMORTEM, incident_id=postmortem.incident_id, payload=payload)
+    await enqueue(session, Op.UPLOAD_POSTMORTEM, incident_id=postmortem.incident_id, payload=payload)
+    return Change(await get(session, postmortem_id), True)
+
+
+async def request_changes(session: AsyncSession, postmortem_id: int, *, by: str, reason: str) -> Change:
+    """Send the draft back with a reason; the commander (or whoever declared it) is told."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("Say what should change.")
+    postmortem = await get(session, postmortem_id)
+    now = utcnow()
+    result = await session.execute(
+        update(Postmortem)
+        .where(col(Postmortem.id) == postmortem_id, col(Postmortem.state) != ReviewState.CHANGES_REQUESTED)
+        .values(
+            state=ReviewState.CHANGES_REQUESTED,
+            changes_requested_by=by,
+            changes_requested_at=now,
+            approved_by=None,
+            approved_at=None,
+            version=col(Postmortem.version) + 1,
+            updated_at=now,
+        )
+    )
+    if not getattr(result, "rowcount", 0):
+        return Change(postmortem, False)
+    incident = await incidents.get_by_id(session, postmortem.incident_id)
+    await incidents.record(
+        session,
+        postmortem.incident_id,
+        EventKind.POSTMORTEM,
+        f"Changes requested: {reason}",
+        actor=by,
+        data={"postmortem": postmortem_id},
+    )
+    to = incident.commander or incident.declared_by
+    payload = {"postmortem_id": postmortem_id, "to": to, "by": by, "reason": reason[:2000]}
+    await enqueue(
+        session, Op.SYNC_POSTMORTEM, incident_id=postmortem.incident_id, payload={"postmortem_id": postmortem_id}
+    )
+    await enqueue(session, Op.NOTIFY_CHANGES, incident_id=postmortem.incident_id, payload=payload)
+    return Change(await get(session, postmortem_id), True)

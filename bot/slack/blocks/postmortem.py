@@ -1,0 +1,167 @@
+"""Block Kit for postmortems: the summary message with its buttons, and the edit and request-changes modals."""
+
+from typing import Any
+
+from bot.postmortems.draft import SECTIONS
+from bot.postmortems.facts import MAX_WHYS
+from bot.postmortems.tables import Postmortem, PostmortemVersion, ReviewState
+from bot.slack.blocks.elements import button
+from bot.slack.escape import escape, mention, truncate
+from bot.slack.ids import CHANGES_FIELD, PostmortemAction, PostmortemView
+
+INPUT_MAX = 3000  # plain_text_input max_length and initial_value
+PARTS_MAX = 4  # a section longer than one input is split over up to four
+STATE_TEXT = {
+    ReviewState.DRAFT: "Draft",
+    ReviewState.IN_REVIEW: "In review",
+    ReviewState.CHANGES_REQUESTED: "Changes requested",
+    ReviewState.APPROVED: "Approved",
+}
+LABELS = {
+    "summary": "Summary",
+    "impact": "Impact",
+    "what_happened": "What happened?",
+    **{f"why_{n}": f"Why {n}?" for n in range(1, MAX_WHYS + 1)},
+    "lessons": "Lessons learned",
+    "next_steps": "Next steps (one per line: @owner what by YYYY-MM-DD)",
+}
+
+
+def summary_blocks(
+    number: int, postmortem: Postmortem, version: PostmortemVersion, *, url: str, open_questions: int
+) -> list[dict[str, Any]]:
+    """The message in the incident channel: where the review stands, and the four buttons."""
+    state = STATE_TEXT.get(ReviewState(postmortem.state), postmortem.state)
+    lines = [f"*Postmortem for incident #{number}* · {state} · version {version.number}"]
+    if postmortem.state == ReviewState.APPROVED and postmortem.approved_by:
+        lines.append(f"Approved by {mention(postmortem.approved_by)}.")
+    if postmortem.state == ReviewState.CHANGES_REQUESTED and postmortem.changes_requested_by:
+        lines.append(f"Changes requested by {mention(postmortem.changes_requested_by)}.")
+    if open_questions:
+        lines.append(f"{open_questions} open question{'s' * (open_questions != 1)} for the review.")
+    if version.note:
+        lines.append(f"_{escape(truncate(version.note, 500))}_")
+    value = str(postmortem.id)
+    buttons = [
+        button("Open draft", PostmortemAction.OPEN, value, url=url),
+        button("Edit", PostmortemAction.EDIT, value),
+    ]
+    if postmortem.state != ReviewState.APPROVED:
+        buttons.append(
+            button(
+                "Approve",
+                PostmortemAction.APPROVE,
+                value,
+                style="primary",
+                confirm={
+                    "title": {"type": "plain_text", "text": "Approve the postmortem?"},
+                    "text": {"type": "mrkdwn", "text": f"Version {version.number} becomes the approved text."},
+                    "confirm": {"type": "plain_text", "text": "Approve"},
+                    "deny": {"type": "plain_text", "text": "Not yet"},
+                },
+            )
+        )
+    buttons += [
+        button("Request changes", PostmortemAction.REQUEST_CHANGES, value),
+        button("Regenerate", PostmortemAction.REGENERATE, value),
+    ]
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": truncate("\n".join(lines), 3000)}},
+        {"type": "actions", "block_id": f"postmortem_{postmortem.id}_v{postmortem.version}", "elements": buttons},
+    ]
+
+
+def parts(text: str) -> list[str]:
+    """A section cut into input-sized parts at line ends where possible; at most PARTS_MAX."""
+    found: list[str] = []
+    rest = text
+    while rest and len(found) < PARTS_MAX:
+        if len(rest) <= INPUT_MAX:
+            found.append(rest)
+            break
+        cut = rest.rfind("\n", 0, INPUT_MAX)
+        cut = cut if cut > INPUT_MAX // 2 else INPUT_MAX
+        found.append(rest[:cut])
+        rest = rest[cut:]
+    return found
+
+
+def edit_modal(postmortem_id: int, based_on: int, current: dict[str, str], channel: str | None) -> dict[str, Any]:
+    """Each section as a multi-line input, pre-filled; a long one is split over several inputs."""
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": "Leave a field empty to keep what the timeline says. Saving makes a new version.",
+                }
+            ],
+        }
+    ]
+    for name in SECTIONS:
+        texts = parts(current.get(name, "")) or [""]
+        for position, text in enumerate(texts):
+            label = LABELS[name] + (f" (part {position + 1} of {len(texts)})" if len(texts) > 1 else "")
+            element: dict[str, Any] = {
+                "type": "plain_text_input",
+                "action_id": "text",
+                "multiline": True,
+                "max_length": INPUT_MAX,
+            }
+            if text:
+                element["initial_value"] = text
+            blocks.append(
+                {
+                    "type": "input",
+                    "block_id": f"{name}.{position}",
+                    "optional": True,
+                    "label": {"type": "plain_text", "text": label},
+                    "element": element,
+                }
+            )
+    return {
+        "type": "modal",
+        "callback_id": PostmortemView.EDIT,
+        "private_metadata": f"{postmortem_id}:{based_on}:{channel or ''}",
+        "title": {"type": "plain_text", "text": "Edit postmortem"},
+        "submit": {"type": "plain_text", "text": "Save version"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
+    }
+
+
+def edited_sections(values: dict[str, Any]) -> dict[str, str]:
+    """Section name -> text, joined from its parts, from a submitted edit modal's state."""
+    joined: dict[str, list[tuple[int, str]]] = {}
+    for block_id, inputs in values.items():
+        name, _, position = block_id.partition(".")
+        if name not in SECTIONS or not position.isdigit():
+            continue
+        text = str(((inputs or {}).get("text") or {}).get("value") or "")
+        joined.setdefault(name, []).append((int(position), text))
+    return {name: "".join(t for _, t in sorted(pieces)) for name, pieces in joined.items()}
+
+
+def changes_modal(postmortem_id: int, channel: str | None) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": PostmortemView.REQUEST_CHANGES,
+        "private_metadata": f"{postmortem_id}:{channel or ''}",
+        "title": {"type": "plain_text", "text": "Request changes"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": CHANGES_FIELD,
+                "label": {"type": "plain_text", "text": "What should change?"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": CHANGES_FIELD,
+                    "multiline": True,
+                    "max_length": 2000,
+                },
+            }
+        ],
+    }
