@@ -32,6 +32,7 @@ test: lint types unit
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/runbooks.py
+	$(BIN)/python bench/postmortem.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -32,6 +32,7 @@ FALLBACK_LABEL = "warroom_playbook"
 # What the pin handler records for a message without text (bot/slack/ops.py): nothing to do there.
 EMPTY_PIN = "(message without text)"
 _OPENER = re.compile(r"\{(?=[{%#])")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def _aware(at: datetime) -> datetime:
 
 def _clean(text: str) -> str:
     # Lone surrogates cannot be written as UTF-8; Jinja turns \r\n and \r into \n when rendering anyway.
-    text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    text = _SURROGATE.sub("\ufffd", text)
     return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 

@@ -402,3 +402,9 @@ def test_naive_timestamps_from_sqlite_sort_with_aware_ones(tmp_path: Path) -> No
     step = StepTaken("p", "s", "Third", "done", "U1", datetime(2024, 3, 10, 0, 1), "")
     _, playbook = proposed(facts(events=[naive, aware], steps=[step]), tmp_path)
     assert [s.title for s in playbook.steps] == ["First", "Second", "Third"]
+
+
+def test_a_lone_surrogate_becomes_a_replacement_character_so_the_file_can_be_written(tmp_path: Path) -> None:
+    _, playbook = proposed(facts(events=[note(1, "broken \ud800 text\r\nsecond line\rthird")]), tmp_path)
+    (shown,) = rendered(playbook).values()
+    assert shown == {"title": "broken \ufffd text", "text": "second line\nthird"}
