@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request, Response
 from pydantic import SecretStr
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 
+from bot import llm
 from bot.alerts.grouping import Outcome, Policy
 from bot.alerts.intake import DeliveryWriter
 from bot.alerts.processor import DeliveryProcessor
@@ -100,7 +101,10 @@ def create_app(settings: Settings) -> FastAPI:
         else None
     )
     oncall = OncallDirectory(pagerduty)
+    # Its own client: the model's timeout (a minute) has nothing to do with Slack's.
+    model_http = httpx.AsyncClient()
     postmortems = PostmortemSetup(
+        wording=llm.from_settings(settings, model_http),
         template_dir=Path(settings.playbooks_dir) / "templates",
         # Page links are signed with the Slack signing secret: only someone who saw the link can open it.
         links=PostmortemLinks(settings.base_url, credentials.signing_secret),
@@ -198,6 +202,7 @@ def create_app(settings: Settings) -> FastAPI:
             await http.aclose()
             await actions_http.aclose()
             await pagerduty_http.aclose()
+            await model_http.aclose()
             await db.dispose()
             log.info("warroom_stopped")
 

@@ -141,7 +141,13 @@ async def gather(session: AsyncSession, incident_id: int) -> Facts:
             .order_by(col(TimelineEvent.at), col(TimelineEvent.id))
         )
     ).scalars()
-    events = [Event(r.id or 0, r.at, r.actor, r.kind, r.text, dict(r.data or {})) for r in rows]
+    # The review's own entries (drafted, approved) describe the postmortem, not the incident: leaving
+    # them out keeps a re-draft of the same incident identical.
+    events = [
+        Event(r.id or 0, r.at, r.actor, r.kind, r.text, dict(r.data or {}))
+        for r in rows
+        if r.kind != EventKind.POSTMORTEM
+    ]
     steps, playbooks = await _steps(session, incident_id)
     starts = [a.starts_at for a in alerts if a.starts_at is not None]
     # Detection is when the first alert began, if the source said; else when Warroom opened the incident.

@@ -19,7 +19,7 @@ from bot.errors import InvalidInput, NotFound
 from bot.incidents import service as incidents
 from bot.incidents.models import EventKind
 from bot.outbox import Op, enqueue
-from bot.postmortems import actions, draft
+from bot.postmortems import actions, draft, runbook
 from bot.postmortems.facts import Facts, gather
 from bot.postmortems.tables import ActionItem, Postmortem, PostmortemVersion, ReviewState
 
@@ -74,8 +74,6 @@ async def _items(session: AsyncSession, postmortem_id: int) -> list[dict[str, An
 
 
 def _proposed_runbook(facts: Facts) -> str | None:
-    from bot.postmortems import runbook
-
     return runbook.propose(facts)
 
 

@@ -2,14 +2,14 @@
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bot.postmortems.links import PostmortemLinks
+from bot.postmortems.wording import WordingPort
 
 
 @dataclass(frozen=True)
 class PostmortemSetup:
     template_dir: Path | None
     links: PostmortemLinks
-    wording: Any = None  # a bot.postmortems.wording.WordingPort when LLM_API_URL is set
+    wording: WordingPort | None = None  # set when LLM_API_URL and LLM_MODEL are
     model_timeout: float = 60.0

@@ -50,6 +50,7 @@ class PostmortemAction(StrEnum):
 class PostmortemView(StrEnum):
     EDIT = "postmortem_edit_modal"
     REQUEST_CHANGES = "postmortem_changes_modal"
+    WHYS = "postmortem_whys_modal"  # asked on resolve
 
 
 CHANGES_FIELD = "postmortem_changes_reason"

@@ -11,7 +11,7 @@ from sqlmodel import col
 
 from bot.incidents import service
 from bot.outbox import Op, OutboxRow, enqueue
-from bot.postmortems import review
+from bot.postmortems import review, wording
 from bot.postmortems.facts import gather
 from bot.postmortems.setup import PostmortemSetup
 from bot.postmortems.tables import ActionItem, Postmortem
@@ -43,10 +43,10 @@ async def draft_postmortem(row: OutboxRow, context: OpContext) -> Effect:
 
 
 async def model_wording(row: OutboxRow, context: OpContext) -> Effect:
-    from bot.postmortems import wording
-
     assert row.incident_id is not None
     setup = _setup(context)
+    if setup.wording is None:  # the model was configured when this was queued, and is not now
+        return Effect(result={"skipped": "no model configured"})
     postmortem_id = int(row.payload["postmortem_id"])
     async with context.db.sessions() as session:
         facts = await gather(session, row.incident_id)
@@ -55,8 +55,10 @@ async def model_wording(row: OutboxRow, context: OpContext) -> Effect:
     async def apply(session: AsyncSession) -> None:
         postmortem = await review.get(session, postmortem_id)
         written = (await review.latest(session, postmortem)).edits
-        # What people already wrote wins over the model's wording.
-        edits = {k: v for k, v in wording.as_edits(proposal).items() if k not in written} if proposal else {}
+        # What people wrote wins over the model's wording: their edits, and every why somebody answered.
+        answered = {f"why_{why.number}" for why in facts.whys if why.answer}
+        proposed = wording.as_edits(proposal) if proposal else {}
+        edits = {k: v for k, v in proposed.items() if k not in written and k not in answered}
         await review.save(
             session,
             postmortem_id,

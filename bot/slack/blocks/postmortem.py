@@ -165,3 +165,45 @@ def changes_modal(postmortem_id: int, channel: str | None) -> dict[str, Any]:
             }
         ],
     }
+
+
+WHYS_FIELDS = ("what_happened", *(f"why_{n}" for n in range(1, MAX_WHYS + 1)))
+
+
+def whys_modal(incident_id: int, number: int, recorded: dict[str, str], channel: str | None) -> dict[str, Any]:
+    """Asked when an incident is resolved: what happened, and up to five whys, pre-filled with what was recorded."""
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": f"Incident *#{number}* is resolved. While it is fresh: what happened, and why? "
+                "Each answer goes on the timeline and into the postmortem draft. Leave the rest empty.",
+            },
+        }
+    ]
+    labels = {"what_happened": "What happened?", "why_1": "Why did it happen? (why 1)"}
+    labels |= {f"why_{n}": f"And why was that? (why {n})" for n in range(2, MAX_WHYS + 1)}
+    for name in WHYS_FIELDS:
+        element: dict[str, Any] = {"type": "plain_text_input", "action_id": "text", "multiline": True}
+        element["max_length"] = INPUT_MAX
+        if recorded.get(name):
+            element["initial_value"] = recorded[name][:INPUT_MAX]
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": f"{name}.0",
+                "optional": True,
+                "label": {"type": "plain_text", "text": labels[name]},
+                "element": element,
+            }
+        )
+    return {
+        "type": "modal",
+        "callback_id": PostmortemView.WHYS,
+        "private_metadata": f"{incident_id}:{channel or ''}",
+        "title": {"type": "plain_text", "text": "What happened?"},
+        "submit": {"type": "plain_text", "text": "Save answers"},
+        "close": {"type": "plain_text", "text": "Later"},
+        "blocks": blocks,
+    }

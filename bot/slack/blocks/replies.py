@@ -12,7 +12,7 @@ HELP = """*`/incident` commands*
 `/incident status` where this incident stands
 `/incident ack` acknowledge; the first to acknowledge becomes commander
 `/incident sev <1-4>` set the severity (1 is the worst)
-`/incident note <text>` add a note to the timeline (start it with `cause:`, `lesson:` or `action:` to file it in the postmortem)
+`/incident note <text>` add a note to the timeline (`cause:`, `lesson:`, `action:` file it in the postmortem)
 `/incident why <text>` record a five-whys answer
 `/incident mitigate` the impact has stopped
 `/incident resolve [summary]` close the incident

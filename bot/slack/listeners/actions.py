@@ -4,6 +4,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import InvalidInput
@@ -11,6 +12,7 @@ from bot.incidents import service
 from bot.incidents.service import Transition
 from bot.slack.ids import ActionId
 from bot.slack.listeners.boundary import Requester, SlackDeps, guarded
+from bot.slack.listeners.postmortem import open_whys_form
 
 
 def _incident_id(action: dict[str, Any]) -> int:
@@ -29,19 +31,25 @@ BUTTONS: dict[ActionId, Move] = {
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
-    async def on_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def on_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         who = Requester.from_body(body)
-        move = BUTTONS[ActionId(action["action_id"])]
+        action_id = ActionId(action["action_id"])
+        move = BUTTONS[action_id]
+        resolved: list[int] = []
 
         async def work(session: AsyncSession) -> str | None:
             result = await move(session, _incident_id(action), actor=who.user)
             if result.changed:
+                if action_id is ActionId.RESOLVE and result.incident.id is not None:
+                    resolved.append(result.incident.id)
                 return None  # the card itself shows the change
             # A second click, or someone else was faster: say so instead of doing it twice.
             return f"Incident *#{result.incident.number}* is already {result.incident.status}."
 
         await guarded(deps.db, who, work)
+        if resolved:  # only the click that resolved it asks what happened
+            await open_whys_form(client, str(body.get("trigger_id") or ""), deps, resolved[0], who.channel)
 
     for action_id in BUTTONS:
         app.action(action_id)(on_button)

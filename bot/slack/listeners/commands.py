@@ -1,7 +1,7 @@
 """`/incident` sub-commands: ack at once, then one short transaction, then an ephemeral answer."""
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -22,6 +22,7 @@ from bot.postmortems import actions, review
 from bot.slack.blocks.replies import HELP, declare_modal, list_text, status_text, timeline_text
 from bot.slack.escape import escape, mention
 from bot.slack.listeners.boundary import Requester, SlackDeps, guarded
+from bot.slack.listeners.postmortem import open_whys_form
 from bot.slack.listeners.targets import target_incident
 
 log = structlog.get_logger(__name__)
@@ -33,6 +34,7 @@ class Command:
     who: Requester
     args: list[str]
     rest: str  # everything after the sub-command, as typed
+    resolved: list[int] = field(default_factory=list)  # set by `resolve` when this command resolved it
 
 
 Handler = Callable[[AsyncSession, Command], Awaitable[str | None]]
@@ -83,6 +85,8 @@ async def _resolve(session: AsyncSession, cmd: Command) -> str:
     assert incident.id is not None
     summary = " ".join(args) or None
     result = await service.resolve(session, incident.id, actor=cmd.who.user, summary=summary)
+    if result.changed:
+        cmd.resolved.append(incident.id)
     return _transition_reply(result.incident, result.changed, "is resolved")
 
 
@@ -230,6 +234,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         cmd = Command(deps=deps, who=who, args=rest.split(), rest=rest.strip())
         handler = HANDLERS.get(sub, _unknown)
         await guarded(deps.db, who, lambda session: handler(session, cmd))
+        if sub == "resolve" and cmd.resolved:  # only the command that resolved it asks what happened
+            await open_whys_form(client, str(body.get("trigger_id") or ""), deps, cmd.resolved[0], who.channel)
 
 
 async def _open_declare_modal(client: AsyncWebClient, body: dict[str, Any], deps: SlackDeps, who: Requester) -> None:

@@ -9,11 +9,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import InvalidInput, WarroomError
+from bot.incidents import service as incidents
+from bot.incidents.models import EventKind
 from bot.postmortems import review
 from bot.postmortems.draft import recorded_sections
 from bot.postmortems.facts import gather
 from bot.postmortems.setup import PostmortemSetup
-from bot.slack.blocks.postmortem import changes_modal, edit_modal, edited_sections
+from bot.slack.blocks.postmortem import changes_modal, edit_modal, edited_sections, whys_modal
 from bot.slack.ids import CHANGES_FIELD, PostmortemAction, PostmortemView
 from bot.slack.listeners.boundary import Requester, SlackDeps, guarded, reply
 
@@ -37,6 +39,39 @@ async def current_sections(session: AsyncSession, postmortem_id: int) -> tuple[i
     ]
     recorded = recorded_sections(facts, items)
     return version.number, {**recorded, **version.edits}, recorded
+
+
+async def open_whys_form(
+    client: AsyncWebClient, trigger_id: str, deps: SlackDeps, incident_id: int, channel: str | None
+) -> None:
+    """After a resolve: ask what happened and why, pre-filled with what was recorded (best effort: 3 s trigger)."""
+    try:
+        async with deps.db.sessions() as session:
+            incident = await incidents.get_by_id(session, incident_id)
+            recorded = recorded_sections(await gather(session, incident_id), [])
+        await client.views_open(trigger_id=trigger_id, view=whys_modal(incident_id, incident.number, recorded, channel))
+    except (WarroomError, SlackApiError) as error:
+        # The resolve itself succeeded; the answers can still be given with /incident why.
+        log.info("whys_form_not_opened", incident=incident_id, error=str(error))
+
+
+async def record_answers(session: AsyncSession, incident_id: int, answers: dict[str, str], *, by: str) -> int:
+    """Put changed answers on the timeline (a why at its position); returns how many were recorded."""
+    recorded = recorded_sections(await gather(session, incident_id), [])
+    count = 0
+    for name, given in answers.items():
+        text = given.strip()
+        if not text or text == recorded.get(name, "").strip():
+            continue
+        if name == "what_happened":
+            await incidents.add_note(session, incident_id, text, actor=by, data={"field": "what_happened"})
+        else:
+            position = int(name.removeprefix("why_"))
+            await incidents.add_note(
+                session, incident_id, text, actor=by, kind=EventKind.WHY, data={"position": position, "form": "resolve"}
+            )
+        count += 1
+    return count
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
@@ -128,6 +163,27 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         async with deps.db.transaction() as session:
             who = Requester(user=user, channel=channel, response_url=None)
             await reply(session, who, f"Saved version {version.number} of the postmortem.")
+
+    @app.view(PostmortemView.WHYS)
+    async def on_whys_saved(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()
+        incident_text, _, channel = str(view.get("private_metadata") or "").partition(":")
+        user = str((body.get("user") or {}).get("id") or "")
+        answers = edited_sections((view.get("state") or {}).get("values") or {})
+        who = Requester(user=user, channel=channel or None, response_url=None)
+
+        async def work(session: AsyncSession) -> str:
+            incident_id = int(incident_text) if incident_text.isdigit() else 0
+            count = await record_answers(session, incident_id, answers, by=user)
+            postmortem = await review.for_incident(session, incident_id)
+            if count and postmortem is not None and postmortem.id is not None and deps.postmortems is not None:
+                # Drafted already (the draft runs as soon as the incident resolves): draft again with the answers.
+                await review.regenerate(session, postmortem.id, by=user, template_dir=deps.postmortems.template_dir)
+            return (
+                f"Recorded {count} answer{'s' * (count != 1)} on the timeline." if count else "Nothing new to record."
+            )
+
+        await guarded(deps.db, who, work)
 
     @app.view(PostmortemView.REQUEST_CHANGES)
     async def on_changes_sent(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
