@@ -261,8 +261,10 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    # The emitter falls back to quoting by itself when a block cannot hold the text exactly.
-    style = "|" if "\n" in value else None
+    # The emitter falls back to double quotes by itself when a block cannot hold the text exactly.
+    # Text with a code fence is never single-quoted: the draft turns ``` into ''' to keep its own
+    # fence closed, which would end a single-quoted scalar early and break the YAML there.
+    style = "|" if "\n" in value or "```" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

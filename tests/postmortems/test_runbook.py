@@ -14,6 +14,7 @@ from bot.playbooks.matcher import matches
 from bot.playbooks.render import INDENT, preview
 from bot.playbooks.schema import PLAYBOOK_ID, Playbook
 from bot.playbooks.yamlsource import MAX_BYTES as LOADER_MAX_BYTES
+from bot.postmortems import draft
 from bot.postmortems.facts import Event, Facts, StepTaken
 from bot.postmortems.runbook import FALLBACK_LABEL, MAX_BYTES, MAX_STEPS, literal, propose
 
@@ -48,6 +49,8 @@ HOSTILE = [
     "bell \x07 and nul \x00 and del \x7f",
     "line\u2028separator and bom \ufeff",
     "&lt;!channel&gt; as Slack sends it",
+    "```kubectl rollout restart deploy/api```",
+    "it's ```x``` and '''y'''",
     "x" * 5000,
     "word " * 400,
 ]
@@ -408,3 +411,15 @@ def test_a_lone_surrogate_becomes_a_replacement_character_so_the_file_can_be_wri
     _, playbook = proposed(facts(events=[note(1, "broken \ud800 text\r\nsecond line\rthird")]), tmp_path)
     (shown,) = rendered(playbook).values()
     assert shown == {"title": "broken \ufffd text", "text": "second line\nthird"}
+
+
+def test_the_runbook_in_the_rendered_draft_lints_clean(tmp_path: Path) -> None:
+    events = [note(n, t) for n, t in enumerate(HOSTILE, start=1)]
+    the_facts = facts(incident(title="```Disk``` 'full'"), alerts=[alert_row("pagerduty", service="db")], events=events)
+    values = draft.context(
+        the_facts, {}, version=1, review_state="draft", action_items=[], proposed_runbook=propose(the_facts)
+    )
+    markdown, _ = draft.render(values)
+    block = markdown.split("```yaml\n", 1)[1].split("\n```", 1)[0]
+    playbook = lint(block, tmp_path)
+    assert len(playbook.steps) == min(len(HOSTILE), MAX_STEPS)
