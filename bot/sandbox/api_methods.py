@@ -1,8 +1,8 @@
-"""Web API methods of the sandbox besides conversations.*: auth, chat, views, users, reactions, pins, bookmarks."""
+"""Web API methods of the sandbox: auth, chat, views, users, reactions, pins, bookmarks; conversations.*, files.*."""
 
 from typing import Any
 
-from bot.sandbox import api_conversations
+from bot.sandbox import api_conversations, api_files
 from bot.sandbox.api_conversations import Handler
 from bot.sandbox.args import Args, paginate
 from bot.sandbox.models import invalid_arguments
@@ -173,6 +173,7 @@ def bookmarks_add(ws: Workspace, args: Args) -> dict[str, Any]:
 
 HANDLERS: dict[str, Handler] = {
     **api_conversations.HANDLERS,
+    **api_files.HANDLERS,
     "auth.test": auth_test,
     "bookmarks.add": bookmarks_add,
     "chat.delete": delete,

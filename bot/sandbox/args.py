@@ -12,10 +12,15 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 
 
 class Args:
-    """Typed access to one call's arguments, raising Slack's errors for bad values."""
+    """Typed access to one call's arguments, raising Slack's errors for bad values.
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    `base_url` is where the sandbox is being served (it can be mounted under a path), for answers
+    that hand out URLs of the sandbox itself.
+    """
+
+    def __init__(self, data: dict[str, Any], *, base_url: str = "") -> None:
         self.data = data
+        self.base_url = base_url.rstrip("/")
 
     def raw(self, name: str) -> Any:
         return self.data.get(name)

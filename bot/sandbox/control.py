@@ -1,15 +1,16 @@
-"""Control endpoints under `/_control/`: call log, state, faults, rate limits, reset, and sending to the bot."""
+"""Control endpoints under `/_control/`: call log, state, files, faults, rate limits, reset, sending to the bot."""
 
 from dataclasses import asdict
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.sandbox.models import SlackError
 from bot.sandbox.sender import SlackSender
+from bot.sandbox.shapes import file_json, file_type
 from bot.sandbox.workspace import Workspace
 
 
@@ -61,6 +62,24 @@ def create_control_router(workspace: Workspace, *, signing_secret: str, bot_url:
     @router.get("/state")
     async def state() -> dict[str, Any]:
         return workspace.snapshot()
+
+    @router.get("/files")
+    async def files() -> dict[str, Any]:
+        """Every shared file as files.info describes it (uploads not completed are left out, as in Slack)."""
+        shared = [f for f in workspace.files.values() if f.completed]
+        return {"ok": True, "files": [file_json(workspace, f) for f in shared]}
+
+    @router.get("/files/{file_id}/content", response_model=None)
+    async def file_content(file_id: str) -> Response:
+        """The uploaded bytes, for tests that check what was sent (Slack's url_private needs a real login)."""
+        file = workspace.files.get(file_id)
+        if file is None or file.content is None:
+            return _problem(404, "file_not_found")
+        mimetype = file_type(file.name)[0]
+        # Served from the bot's own origin in sandbox mode: text is shown as plain text, everything else
+        # downloads, so an uploaded HTML or SVG file never runs as a page.
+        media = "text/plain; charset=utf-8" if mimetype.startswith("text/") else "application/octet-stream"
+        return Response(workspace.file_bytes(file_id), media_type=media, headers={"X-Content-Type-Options": "nosniff"})
 
     @router.get("/faults")
     async def faults() -> dict[str, Any]:

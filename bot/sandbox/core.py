@@ -14,6 +14,7 @@ from bot.sandbox.models import (
     CallRecord,
     Channel,
     Ephemeral,
+    File,
     Message,
     ResponseUrl,
     SlackError,
@@ -75,6 +76,7 @@ class WorkspaceCore:
         self.view_stacks: dict[str, list[str]] = {}
         self.triggers: dict[str, Trigger] = {}
         self.response_urls: dict[str, ResponseUrl] = {}
+        self.files: dict[str, File] = {}
         self.calls: deque[CallRecord] = deque(maxlen=CALL_LOG_MAX)
         self.rate_limits = RateLimiter(clock, enabled=rate_limits, speed=speed)
         self.faults = Faults()
@@ -136,6 +138,7 @@ class WorkspaceCore:
             "view_stacks": {user: list(stack) for user, stack in self.view_stacks.items()},
             "triggers": [t.to_state() for t in self.triggers.values()],
             "response_urls": [r.to_state() for r in self.response_urls.values()],
+            "files": [f.to_state() for f in self.files.values()],
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
@@ -153,6 +156,8 @@ class WorkspaceCore:
         self.view_stacks = {user: list(stack) for user, stack in data["view_stacks"].items()}
         self.triggers = {t["id"]: Trigger.from_state(t) for t in data["triggers"]}
         self.response_urls = {r["token"]: ResponseUrl.from_state(r) for r in data["response_urls"]}
+        # snapshots saved before file uploads existed have no "files": they load as a workspace without any
+        self.files = {f["id"]: File.from_state(f) for f in data.get("files", [])}
 
     # -- lookups shared by the operations --------------------------------------------------
 

@@ -102,6 +102,27 @@ class Message(Record):
     subtype: str | None = None
     # emoji name -> user ids, in the order they reacted (dicts keep insertion order)
     reactions: dict[str, list[str]] = field(default_factory=dict)
+    # ids of the files shared with this message (files.completeUploadExternal); empty for ordinary messages
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class File(Record):
+    """An upload from files.getUploadURLExternal: bytes arrive at its upload URL, completion shares it."""
+
+    id: str
+    name: str
+    user: str
+    created: int
+    length: int  # the size promised to files.getUploadURLExternal; the upload must match it
+    upload_token: str
+    title: str = ""
+    # the bytes, base64 so snapshots stay JSON; None until the upload URL received them
+    content: str | None = None
+    completed: bool = False  # files.completeUploadExternal ran: it may run only once per file
+    channels: list[str] = field(default_factory=list)
+    alt_txt: str | None = None
+    snippet_type: str | None = None
 
 
 @dataclass

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.sandbox.models import Channel, Ephemeral, Message, User, UserGroup, View
+from bot.sandbox.models import Channel, Ephemeral, File, Message, User, UserGroup, View
 from bot.sandbox.workspace import Workspace
 
 
@@ -113,7 +113,66 @@ def message_json(ws: Workspace, message: Message, *, include_metadata: bool = Tr
     channel = ws.channels.get(message.channel)
     if channel is not None and message.ts in channel.pins:
         data["pinned_to"] = [channel.id]
+    if message.files:
+        data["files"] = [file_json(ws, ws.files[f]) for f in message.files if f in ws.files]
+        data["upload"] = True
+        data["display_as_bot"] = False
     return data
+
+
+# extension -> (mimetype, filetype, pretty_type) as Slack reports them; fixed, so answers do not depend on the host
+_FILE_TYPES = {
+    "md": ("text/markdown", "markdown", "Markdown (raw)"),
+    "txt": ("text/plain", "text", "Plain Text"),
+    "json": ("application/json", "json", "JSON"),
+    "yaml": ("application/x-yaml", "yaml", "YAML"),
+    "yml": ("application/x-yaml", "yaml", "YAML"),
+    "csv": ("text/csv", "csv", "CSV"),
+    "png": ("image/png", "png", "PNG"),
+    "pdf": ("application/pdf", "pdf", "PDF"),
+}
+
+
+def file_type(name: str) -> tuple[str, str, str]:
+    extension = name.rpartition(".")[2].lower() if "." in name else ""
+    return _FILE_TYPES.get(extension, ("application/octet-stream", extension or "binary", "Binary"))
+
+
+def file_json(ws: Workspace, file: File) -> dict[str, Any]:
+    mimetype, filetype, pretty = file_type(file.name)
+    shared = [ws.channels[c] for c in file.channels if c in ws.channels]
+    private = f"https://files.slack.com/files-pri/{ws.team_id}-{file.id}"
+    return {
+        "id": file.id,
+        "created": file.created,
+        "timestamp": file.created,
+        "name": file.name,
+        "title": file.title,
+        "mimetype": mimetype,
+        "filetype": filetype,
+        "pretty_type": pretty,
+        "user": file.user,
+        "user_team": ws.team_id,
+        "editable": False,
+        "size": file.length,
+        "mode": "hosted",
+        "is_external": False,
+        "external_type": "",
+        "is_public": any(not c.is_private and not c.is_im for c in shared),
+        "public_url_shared": False,
+        "display_as_bot": False,
+        "username": "",
+        "url_private": f"{private}/{file.name}",
+        "url_private_download": f"{private}/download/{file.name}",
+        "permalink": f"https://{ws.domain}.slack.com/files/{file.user}/{file.id}/{file.name}",
+        "channels": [c.id for c in shared if not c.is_private and not c.is_im],
+        "groups": [c.id for c in shared if c.is_private],
+        "ims": [c.id for c in shared if c.is_im],
+        "comments_count": 0,
+        "has_rich_preview": False,
+        "file_access": "visible",
+        **({"alt_txt": file.alt_txt} if file.alt_txt else {}),
+    }
 
 
 def _parent_user(ws: Workspace, message: Message) -> str | None:

@@ -7,6 +7,7 @@ from typing import Any, Self
 
 from bot.sandbox.channels import ChannelOps
 from bot.sandbox.core import DEFAULT_BOT_TOKEN, Clock
+from bot.sandbox.files import FileOps
 from bot.sandbox.interactions import InteractionOps
 from bot.sandbox.models import CallRecord, Channel, SlackError, User, UserGroup
 
@@ -21,7 +22,7 @@ GENERAL_CHANNEL_ID = "C0GENERAL"
 ONCALL_CHANNEL_ID = "C0ONCALL"  # the shipped playbooks/oncall/platform.yaml posts its handoffs here
 
 
-class Workspace(ChannelOps, InteractionOps):
+class Workspace(ChannelOps, InteractionOps, FileOps):
     """One Slack workspace (team `T0SANDBOX`) as plain state plus the operations the Web API exposes.
 
     Operations raise `SlackError` exactly where Slack answers `ok: false`; the optional `actor`
@@ -92,6 +93,7 @@ class Workspace(ChannelOps, InteractionOps):
         self.users, self.usergroups, self.channels, self.messages = {}, {}, {}, {}
         self.ephemerals, self.views, self.view_stacks = [], {}, {}
         self.triggers, self.response_urls = {}, {}
+        self.files = {}
         self.calls.clear()
         self.faults.clear()
         self.rate_limits.reset()
