@@ -39,6 +39,7 @@ from bot.slack.members import MemberDirectory
 from bot.slack.ops import OpContext
 from bot.slack.relay import OutboxRelay
 from bot.web import api, health, webhooks
+from bot.web import postmortems as postmortems_web
 from bot.web.requests import RequestContextMiddleware
 
 log = structlog.get_logger(__name__)
@@ -221,6 +222,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(webhooks.build_router(settings, writer, observe=observe_intake))
     app.include_router(api.build_router(settings, db))
+    app.include_router(postmortems_web.build_router(db, postmortems.links, settings=settings))
     app.include_router(health.build_router(db, metrics, readiness, max_backlog=settings.outbox_ready_backlog))
 
     @app.post("/slack/events", include_in_schema=False)
