@@ -1,4 +1,4 @@
-"""The `warroom` command line: serve, db upgrade, playbooks lint/render, oncall who."""
+"""The `warroom` command line: serve, db upgrade, playbooks lint/render, oncall who, postmortem draft."""
 
 import argparse
 import sys
@@ -130,6 +130,34 @@ def oncall_who(args: argparse.Namespace) -> int:
     return 0
 
 
+def postmortem_draft(args: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from bot.errors import WarroomError
+    from bot.postmortems.cli_draft import draft_markdown, parse_number
+
+    settings = _settings()
+    try:
+        number = parse_number(args.number, "NUMBER")
+        version = parse_number(args.version, "--version") if args.version is not None else None
+        drafted = asyncio.run(
+            draft_markdown(
+                settings.database_url,
+                number,
+                version=version,
+                template_dir=Path(settings.playbooks_dir) / "templates",
+            )
+        )
+    except WarroomError as error:
+        return _fail(str(error))
+    # Where the text came from goes to stderr, so stdout is exactly the Markdown (for `> file.md`).
+    for note in drafted.notes:
+        sys.stderr.write(f"warroom: {note}\n")
+    sys.stdout.write(drafted.markdown)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="warroom", description="ChatOps incident-response bot for Slack.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -174,6 +202,19 @@ def parser() -> argparse.ArgumentParser:
         "--dir", metavar="PLAYBOOKS_DIR", default=None, help="the playbooks folder (default PLAYBOOKS_DIR)"
     )
     who.set_defaults(func=oncall_who)
+    postmortem = commands.add_parser("postmortem", help="postmortems")
+    postmortem_commands = postmortem.add_subparsers(dest="postmortem_command", required=True)
+    drafted = postmortem_commands.add_parser(
+        "draft",
+        help="print an incident's postmortem as Markdown",
+        description="Print the current version of the incident's postmortem (or --version V) as Markdown. When the "
+        "incident has no postmortem yet, print the draft Warroom would make from its timeline now, without storing "
+        "it. Reads DATABASE_URL; run `warroom db upgrade` first.",
+    )
+    # strings, checked by the command: argparse's own error would be a usage block, not one line
+    drafted.add_argument("number", metavar="NUMBER", help="the incident number")
+    drafted.add_argument("--version", metavar="V", default=None, help="this version instead of the current one")
+    drafted.set_defaults(func=postmortem_draft)
     return root
 
 
