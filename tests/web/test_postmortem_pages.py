@@ -221,3 +221,12 @@ async def test_the_page_shows_the_review_state(sqlite_url: str) -> None:
         approved = (await stack.http.get(_page(stack, number))).text
         assert "Approved by" in approved and "U0CAROL" in approved and "U0DAVE" not in approved
         assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00">', approved)
+
+
+async def test_the_download_is_off_with_the_json_api(sqlite_url: str) -> None:
+    async with live_stack(sqlite_url, api_token=None) as stack:
+        number, _ = await _postmortem(stack, "Queue backlog")
+        off = await stack.http.get(f"/api/incidents/{number}/postmortem.md", headers=AUTH)
+        assert off.status_code == 403 and "API_TOKEN" in off.json()["detail"]
+        # the signed page does not depend on the API token
+        assert (await stack.http.get(_page(stack, number))).status_code == 200
