@@ -1,12 +1,15 @@
 """Render a postmortem's Markdown from its facts and people's edits, with a template teams can override.
 
 The template sees plain values that are already made safe for where they go (table cells
-have no `|` or line breaks; text has `<`, `>` and `&` as entities), so a template needs no
-filters and a title such as `<script>` or `| x |` cannot break the document. Teams override
-the template with `PLAYBOOKS_DIR/templates/postmortem.md.j2`; a broken override falls back to
-the built-in one and the draft says so.
+have no `|` or line breaks; list items are one line; a section's text has no headings of its
+own and closes any code fence it opens; all text has `<`, `>` and `&` as entities), so a
+template needs no filters and a title such as `<script>`, `| x |` or a note with an unclosed
+code fence cannot break the document. Teams override the template with
+`PLAYBOOKS_DIR/templates/postmortem.md.j2`; a broken override falls back to the built-in one
+and the draft says so.
 """
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +26,8 @@ BUILTIN = Path(__file__).parent / "templates"
 MAX_OUTPUT = 5 * 1024 * 1024  # a template loop gone wrong must not fill the disk
 # The sections people can write over in Slack or on the web; the rest always comes from the facts.
 SECTIONS = ("summary", "impact", "what_happened", "why_1", "why_2", "why_3", "why_4", "why_5", "lessons", "next_steps")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_HEADING = re.compile(r"^( {0,3})(#{1,6})(?=\s|$)")
 
 
 def md_text(value: object) -> str:
@@ -33,6 +38,34 @@ def md_text(value: object) -> str:
 def md_cell(value: object) -> str:
     """Text safe in a Markdown table cell: one line, no column separators."""
     return " ".join(md_text(value).split()).replace("|", "\\|")
+
+
+def md_line(value: object) -> str:
+    """Text safe as one list item: one line (a line break would end the list), no code fence at its start."""
+    line = " ".join(md_text(value).split())
+    return "\\" + line if line.startswith(("```", "~~~")) else line
+
+
+def md_block(value: object) -> str:
+    """Paragraphs safe as a section's body: no raw HTML, no headings of their own, every code fence closed.
+
+    A fence left open would turn the rest of the document into code.
+    """
+    lines: list[str] = []
+    fence: str | None = None
+    for line in md_text(value).splitlines():
+        found = _FENCE.match(line)
+        if fence is None and found:
+            fence = found.group(1)
+        elif fence is None:
+            lines.append(_HEADING.sub(r"\1\\\2", line))  # `\#`: a literal hash, not a heading
+            continue
+        elif found and found.group(1).startswith(fence) and not line.strip().strip(fence[0]):
+            fence = None
+        lines.append(line)
+    if fence is not None:
+        lines.append(fence)
+    return "\n".join(lines)
 
 
 def _utc(at: datetime | None) -> str | None:
@@ -64,19 +97,19 @@ def context(
     for why in facts.whys:
         edited = edits.get(f"why_{why.number}")
         if edited:
-            whys.append({"number": why.number, "answer": md_text(edited), "cites": [], "question": None})
+            whys.append({"number": why.number, "answer": md_line(edited), "cites": [], "question": None})
         else:
-            answer = md_text(why.answer) if why.answer else None
-            question = md_text(why.question) if why.question else None
+            answer = md_line(why.answer) if why.answer else None
+            question = md_line(why.question) if why.question else None
             whys.append({"number": why.number, "answer": answer, "cites": list(why.cites), "question": question})
     summary = edits.get("summary") or _summary(facts)
     impact = edits.get("impact") or "**Open question:** who was affected, how many, and for how long?"
     happened = edits.get("what_happened") or facts.what_happened
-    lessons = edits.get("lessons") or "\n".join(f"- {md_text(e.text)}" for e in facts.lessons)
+    lessons = edits.get("lessons") or "\n".join(f"- {md_line(e.text)}" for e in facts.lessons)
     return {
         "incident": {
             "number": i.number,
-            "title": md_text(i.title),
+            "title": md_line(i.title),
             "severity": i.severity,
             "service": md_cell(i.service) if i.service else None,
             "status": i.status,
@@ -84,9 +117,9 @@ def context(
         },
         "version": version,
         "review_state": review_state.replace("_", " "),
-        "summary": md_text(summary),
-        "impact": md_text(impact) if edits.get("impact") else impact,
-        "what_happened": md_text(happened) if happened else "**Open question:** what happened, in a few sentences?",
+        "summary": md_block(summary),
+        "impact": md_block(impact) if edits.get("impact") else impact,
+        "what_happened": md_block(happened) if happened else "**Open question:** what happened, in a few sentences?",
         "times": {
             "detected": _utc(facts.detected_at),
             "acknowledged": _utc(i.acknowledged_at),
@@ -96,7 +129,7 @@ def context(
         "durations": {key: _duration(value) for key, value in facts.durations.items()},
         "alerts": [
             {
-                "title": md_text(a.title),
+                "title": md_line(a.title),
                 "source": a.source,
                 "severity": a.severity,
                 "status": a.status,
@@ -106,29 +139,30 @@ def context(
             for a in facts.alerts
         ],
         "whys": whys,
-        "causes": [{"id": e.id, "text": md_text(e.text)} for e in facts.causes],
+        "causes": [{"id": e.id, "text": md_line(e.text)} for e in facts.causes],
         "steps": [
             {
                 "at": _utc(s.at),
-                "title": md_text(s.title),
-                "playbook": md_text(s.playbook),
+                "title": md_line(s.title),
+                "playbook": md_line(s.playbook),
                 "status": s.status.replace("_", " "),
                 "actor": who(s.actor) if s.actor else None,
-                "result": md_text(s.result),
+                "result": md_line(s.result),
             }
             for s in facts.steps
         ],
-        "playbooks": [md_text(p) for p in facts.playbooks],
-        "lessons": md_text(lessons) if edits.get("lessons") else (lessons or _no_lessons()),
+        "playbooks": [md_line(p) for p in facts.playbooks],
+        "lessons": md_block(lessons) if edits.get("lessons") else (lessons or _no_lessons()),
         "action_items": [
-            {"text": md_text(a["text"]), "owner": who(a.get("owner")) if a.get("owner") else None, "due": a.get("due")}
+            {"text": md_line(a["text"]), "owner": who(a.get("owner")) if a.get("owner") else None, "due": a.get("due")}
             for a in action_items
         ],
         "timeline": [
             {"id": e.id, "at": _utc(e.at), "who": who(e.actor), "text": md_cell(e.text)} for e in facts.events
         ],
-        # Fenced as YAML: only a fence inside could break out of the block.
-        "proposed_runbook": proposed_runbook.replace("```", "'''") if proposed_runbook else None,
+        # Fenced as YAML: only a fence inside could break out of the block. The closing fence's line
+        # ends the YAML's last line, so the block holds exactly the YAML.
+        "proposed_runbook": proposed_runbook.replace("```", "'''").removesuffix("\n") if proposed_runbook else None,
     }
 
 
