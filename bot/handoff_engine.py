@@ -66,7 +66,11 @@ class HandoffEngine:
         wanted: set[str] = set()
         now = self.clock()
         for schedule in snapshot.schedules.values():
-            wanted |= self._schedule_jobs(schedule, now)
+            try:
+                wanted |= self._schedule_jobs(schedule, now)
+            except (ValueError, OverflowError):
+                # A schedule whose times cannot be computed must not take the others' jobs with it.
+                log.exception("handoff_schedule_failed", schedule=schedule.id)
         for job_id in self._scheduled - wanted:
             with contextlib.suppress(JobLookupError):  # it ran: date jobs remove themselves
                 self.scheduler.remove_job(job_id)
@@ -111,26 +115,37 @@ class HandoffEngine:
         schedule = self.registry.current.schedules.get(schedule_id)
         if schedule is None:
             return
-        boundary = next_handoff(schedule, self.clock())
-        if boundary is not None and boundary.at - self.clock() <= schedule.note_lead:
+        try:
+            boundary = next_handoff(schedule, self.clock())
+            if boundary is None or boundary.at - self.clock() > schedule.note_lead:
+                return
+            namer = self._namer(schedule)
+            people = await namer(schedule, boundary.at) if namer is not None else None
             async with self.db.transaction() as session:
-                asked = await handoffs.claim_note_request(session, schedule, boundary, now=self.clock())
-            if asked is not None:
-                log.info("handoff_note_requested", schedule=schedule.id, boundary=boundary.at.isoformat())
+                asked = await handoffs.claim_note_request(session, schedule, boundary, now=self.clock(), people=people)
+        except Exception:
+            # One schedule's failure must not stop the sweep for the others; the next sweep asks again.
+            log.exception("handoff_note_request_failed", schedule=schedule_id)
+            return
+        if asked is not None:
+            log.info("handoff_note_requested", schedule=schedule.id, boundary=boundary.at.isoformat())
 
     async def _people(self, schedule: Schedule, at: datetime) -> handoffs.People:
         """Who hands over at `at` by the directory (PagerDuty where the schedule names it, overrides on top)."""
         assert self.directory is not None
-        async with self.db.sessions() as session:
-            before = await self.directory.rota(session, schedule, at - timedelta(seconds=1))
-            after = await self.directory.rota(session, schedule, at)
+        before = await self.directory.rota(self.db.sessions, schedule, at - timedelta(seconds=1))
+        after = await self.directory.rota(self.db.sessions, schedule, at)
         return before.rota.now.member, after.rota.now.member
 
-    async def _catch_up(self, schedule: Schedule, now: datetime) -> None:
+    def _namer(self, schedule: Schedule) -> handoffs.Namer | None:
         # Only a schedule backed by PagerDuty needs asking; the file's answer is computed in the claim.
-        namer = self._people if self.directory is not None and schedule.pagerduty is not None else None
+        return self._people if self.directory is not None and schedule.pagerduty is not None else None
+
+    async def _catch_up(self, schedule: Schedule, now: datetime) -> None:
         try:
-            await handoffs.catch_up(self.db.transaction, schedule, now=now, grace=self.grace, namer=namer)
+            await handoffs.catch_up(
+                self.db.transaction, schedule, now=now, grace=self.grace, namer=self._namer(schedule)
+            )
         except Exception:
             # One schedule's failure (the database blinked) must not stop the others; the next sweep retries.
             log.exception("handoff_failed", schedule=schedule.id)

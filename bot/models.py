@@ -4,7 +4,7 @@ from sqlmodel import SQLModel
 
 from bot.alerts.models import AlertRow, Delivery
 from bot.incidents.models import Counter, Incident, TimelineEvent
-from bot.oncall.tables import Handoff, HandoffNote, OncallOverride
+from bot.oncall.tables import Handoff, HandoffNote, OncallOverride, ScheduleSeen
 from bot.outbox import OutboxRow
 from bot.playbooks.tables import IncidentPlaybook, StepRun
 from bot.postmortems.tables import ActionItem, Postmortem, PostmortemVersion
@@ -25,6 +25,7 @@ __all__ = [
     "OutboxRow",
     "Postmortem",
     "PostmortemVersion",
+    "ScheduleSeen",
     "SlackEventSeen",
     "StepRun",
     "TimelineEvent",

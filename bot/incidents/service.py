@@ -96,11 +96,12 @@ async def open_incident(
     invitees = sorted({*(responders or []), *([declared_by] if declared_by else [])})
     if invitees:
         await enqueue(session, Op.INVITE, incident_id=incident.id, payload={"users": invitees})
-    if incident.service:
-        # Who is on call may come from PagerDuty: asked by the relay, outside this transaction.
-        await enqueue(session, Op.FIND_ONCALL, incident_id=incident.id)
     await enqueue(session, Op.SYNC_CARD, incident_id=incident.id)
     await enqueue(session, Op.SYNC_ANNOUNCE, incident_id=incident.id)
+    if incident.service:
+        # Who is on call may come from PagerDuty: asked by the relay, outside this transaction, and
+        # after the card and the announcement so a slow PagerDuty never holds them up.
+        await enqueue(session, Op.FIND_ONCALL, incident_id=incident.id)
     return incident, True
 
 

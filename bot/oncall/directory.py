@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
@@ -18,6 +19,7 @@ from bot.oncall.schema import Schedule
 log = structlog.get_logger(__name__)
 
 Source = Literal["file", "pagerduty"]
+Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 WARN_EVERY = 60.0  # seconds between two logged warnings for one schedule
 
 
@@ -49,24 +51,34 @@ class OncallDirectory:
         self._clock = clock
         self._warned: dict[tuple[str, str], float] = {}
 
-    async def rota(self, session: AsyncSession, schedule: Schedule, at: datetime) -> Answer:
-        """Who is on call for `schedule` at `at` (aware), and who is next."""
+    async def rota(self, sessions: Sessions, schedule: Schedule, at: datetime) -> Answer:
+        """Who is on call for `schedule` at `at` (aware), and who is next.
+
+        `sessions` opens a short read-only session; none is held while PagerDuty is asked, so a
+        slow PagerDuty never keeps SQLite's single connection (and every other request) waiting.
+        """
         if schedule.pagerduty is None:
-            return Answer(await service.rota(session, schedule, at), "file")
+            return Answer(await self._file(sessions, schedule, at), "file")
         if self.pagerduty is None:
             self._warn(schedule, "pagerduty_not_configured", "PAGERDUTY_API_TOKEN is not set")
             warning = (
                 "PagerDuty is named by this schedule but PAGERDUTY_API_TOKEN is not set; showing the schedule file"
             )
-            return Answer(await service.rota(session, schedule, at), "file", warning)
+            return Answer(await self._file(sessions, schedule, at), "file", warning)
         try:
             from_pagerduty = await self.pagerduty.rota(schedule, at)
         except PagerDutyUnavailable as exc:
             self._warn(schedule, "pagerduty_unavailable", exc.reason)
             warning = f"PagerDuty unavailable ({exc.reason}); showing the schedule file"
-            return Answer(await service.rota(session, schedule, at), "file", warning)
-        overrides = await service.overrides(session, schedule.id, at, at + LOOKAHEAD)
+            return Answer(await self._file(sessions, schedule, at), "file", warning)
+        async with sessions() as session:
+            overrides = await service.overrides(session, schedule.id, at, at + LOOKAHEAD)
         return Answer(with_overrides(from_pagerduty, overrides, at, at + LOOKAHEAD), "pagerduty")
+
+    @staticmethod
+    async def _file(sessions: Sessions, schedule: Schedule, at: datetime) -> Rota:
+        async with sessions() as session:
+            return await service.rota(session, schedule, at)
 
     def _warn(self, schedule: Schedule, event: str, reason: str) -> None:
         # Every lookup of a schedule hits the same failure; one line a minute says it without flooding.

@@ -20,9 +20,9 @@ from bot.db import insert_ignore
 from bot.errors import InvalidInput
 from bot.oncall import service
 from bot.oncall.report import build_report
-from bot.oncall.rotation import Boundary, handoffs
+from bot.oncall.rotation import Boundary, Rota, handoffs
 from bot.oncall.schema import Schedule
-from bot.oncall.tables import Handoff, HandoffKind, HandoffNote, HandoffStatus
+from bot.oncall.tables import Handoff, HandoffKind, HandoffNote, HandoffStatus, ScheduleSeen
 from bot.outbox import Op, enqueue
 
 log = structlog.get_logger(__name__)
@@ -31,8 +31,12 @@ SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 People = tuple[str | None, str | None]  # (outgoing, incoming)
 Namer = Callable[[Schedule, datetime], Awaitable[People]]
 
-# How far back a restarted replica looks for boundaries it missed (older ones are not even logged).
+# How far back a restarted replica looks for boundaries it missed (older ones are not even logged);
+# a longer HANDOFF_GRACE_SECONDS widens it.
 CATCH_UP_WINDOW = timedelta(days=2)
+# Lateness below this is on time whatever the grace setting: a job fires a few ms after its instant,
+# and the sweep that backs it up runs every 30 s.
+ON_TIME = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,14 @@ async def claim_scheduled(
     than the file (PagerDuty); by default the file with its overrides decides.
     """
     late = now - boundary.at
-    status = HandoffStatus.POSTED if late <= grace else HandoffStatus.SKIPPED
+    status = HandoffStatus.POSTED if late <= max(grace, ON_TIME) else HandoffStatus.SKIPPED
     outgoing, incoming = people if people is not None else await _effective(session, schedule, boundary.at)
+    outgoing, incoming = outgoing or boundary.outgoing, incoming or boundary.incoming
+    if outgoing == incoming:
+        # An override covers both sides of the boundary: nobody hands over, so nothing is posted.
+        status, reason = HandoffStatus.SKIPPED, "no change of hands"
+    else:
+        reason = "missed by more than the grace period"
     handoff_id = await insert_ignore(
         session,
         Handoff,
@@ -77,8 +87,8 @@ async def claim_scheduled(
             "shift_start": boundary.at,
             "kind": HandoffKind.SCHEDULED,
             "status": status,
-            "outgoing": outgoing or boundary.outgoing,
-            "incoming": incoming or boundary.incoming,
+            "outgoing": outgoing,
+            "incoming": incoming,
             "since": boundary.since,
             "late_by_seconds": max(0, int(late.total_seconds())),
             "created_at": now,
@@ -90,6 +100,7 @@ async def claim_scheduled(
     if status is HandoffStatus.SKIPPED:
         log.warning(
             "handoff_skipped",
+            reason=reason,
             schedule=schedule.id,
             boundary=boundary.at.isoformat(),
             late_seconds=int(late.total_seconds()),
@@ -106,10 +117,13 @@ async def claim_scheduled(
     return Claimed(handoff_id, status)
 
 
-async def post_now(session: AsyncSession, schedule: Schedule, *, now: datetime, by: str) -> int:
-    """`/oncall handoff`: a report of the current shift so far, posted now (it does not end the shift)."""
-    rota = await service.rota(session, schedule, now)
-    since = rota.now.start
+async def post_now(session: AsyncSession, schedule: Schedule, rota: Rota, *, now: datetime, by: str) -> int:
+    """`/oncall handoff`: a report of the current shift so far, posted now (it does not end the shift).
+
+    `rota` is who is on call now, as the caller found out (from PagerDuty, where the schedule
+    names it) before opening this transaction.
+    """
+    since = rota.now.start or now
     handoff_id = await insert_ignore(
         session,
         Handoff,
@@ -137,6 +151,12 @@ async def _queue_report(
     session: AsyncSession, schedule: Schedule, handoff_id: int, *, since: datetime, until: datetime
 ) -> None:
     handoff = (await session.execute(select(Handoff).where(col(Handoff.id) == handoff_id))).scalar_one()
+    # Take the note's lock (if someone is saving one, wait for them) before the report reads it.
+    await session.execute(
+        select(col(HandoffNote.id))
+        .where(col(HandoffNote.schedule_id) == schedule.id, col(HandoffNote.shift_start) == until)
+        .with_for_update()
+    )
     report = await build_report(
         session, schedule, since=since, until=until, outgoing=handoff.outgoing, incoming=handoff.incoming
     )
@@ -149,16 +169,19 @@ async def _queue_report(
     )
     key = ordering_key(schedule.id)
     await enqueue(session, Op.POST_HANDOFF, payload=report, ordering_key=key)
-    if handoff.incoming:
+    # Only a real change of hands tells the incoming person "you are on call from now".
+    if handoff.incoming and handoff.kind == HandoffKind.SCHEDULED:
         await enqueue(session, Op.DM_HANDOFF, payload=report, ordering_key=key)
 
 
 async def claim_note_request(
-    session: AsyncSession, schedule: Schedule, boundary: Boundary, *, now: datetime
+    session: AsyncSession, schedule: Schedule, boundary: Boundary, *, now: datetime, people: People | None = None
 ) -> str | None:
     """Ask the outgoing person for a note before `boundary`, once across replicas; returns who was asked."""
-    outgoing, incoming = await _effective(session, schedule, boundary.at)
-    if outgoing is None:
+    outgoing, incoming = people if people is not None else await _effective(session, schedule, boundary.at)
+    # After a gap (weekends, follow-the-sun hours) nobody is on call just before: ask whoever had the shift.
+    outgoing, incoming = outgoing or boundary.outgoing, incoming or boundary.incoming
+    if outgoing is None or outgoing == incoming:
         return None
     note_id = await insert_ignore(
         session,
@@ -181,7 +204,10 @@ async def claim_note_request(
 
 async def save_note(session: AsyncSession, note_id: int, text: str, *, author: str, now: datetime) -> HandoffNote:
     """Store the outgoing person's note; a later save replaces it until the report is posted."""
-    note = (await session.execute(select(HandoffNote).where(col(HandoffNote.id) == note_id))).scalar_one_or_none()
+    # Locked before looking for the report: a claim that is posting right now holds this lock
+    # (see _queue_report), so the note either makes it into the report or is refused, never lost.
+    stmt = select(HandoffNote).where(col(HandoffNote.id) == note_id).with_for_update()
+    note = (await session.execute(stmt)).scalar_one_or_none()
     if note is None:
         raise InvalidInput("That handoff is unknown.")
     posted = (
@@ -198,6 +224,16 @@ async def save_note(session: AsyncSession, note_id: int, text: str, *, author: s
     return note
 
 
+async def first_seen(transaction: SessionFactory, schedule_id: str, now: datetime) -> datetime:
+    """When a replica first loaded this schedule (recorded now if none has): restarts keep the first time."""
+    async with transaction() as session:
+        await insert_ignore(
+            session, ScheduleSeen, {"schedule_id": schedule_id, "first_seen": now}, conflict=["schedule_id"]
+        )
+        stmt = select(col(ScheduleSeen.first_seen)).where(col(ScheduleSeen.schedule_id) == schedule_id)
+        return (await session.execute(stmt)).scalar_one()
+
+
 async def catch_up(
     transaction: SessionFactory,
     schedule: Schedule,
@@ -211,7 +247,9 @@ async def catch_up(
     `namer` says who hands over at a boundary that will be posted; it is asked outside any
     transaction, since it may call PagerDuty.
     """
-    due = handoffs(schedule, now - CATCH_UP_WINDOW, now)
+    since = await first_seen(transaction, schedule.id, now)
+    # A schedule added (or a Warroom installed) a minute after a boundary must not report it as missed.
+    due = [b for b in handoffs(schedule, now - max(CATCH_UP_WINDOW, grace), now) if b.at >= since]
     if not due:
         return []
     async with transaction() as session:

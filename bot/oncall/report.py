@@ -26,7 +26,8 @@ def _incident(incident: Incident, until: datetime) -> dict[str, Any]:
         "number": incident.number,
         "title": incident.title,
         "severity": incident.severity,
-        "status": incident.status,
+        # Resolved after the handoff: at the handoff it was still open.
+        "status": "open" if incident.status == Status.RESOLVED and ended is None else incident.status,
         "service": incident.service,
         "channel_id": incident.channel_id,
         "opened_at": incident.created_at.isoformat(),
@@ -54,8 +55,9 @@ async def build_report(
         or_(
             col(Incident.created_at).between(since, until),
             col(Incident.resolved_at).between(since, until),
-            # Still open at the handoff, whenever it opened.
-            (col(Incident.created_at) < until) & (col(Incident.status) != Status.RESOLVED),
+            # Open at the handoff, whenever it opened (a late report must not miss one resolved since).
+            (col(Incident.created_at) < until)
+            & (col(Incident.resolved_at).is_(None) | (col(Incident.resolved_at) >= until)),
         )
     )
     if schedule.services:
@@ -63,7 +65,7 @@ async def build_report(
     incidents = list((await session.execute(touched.order_by(col(Incident.number)))).scalars())
     opened = [i for i in incidents if since <= i.created_at < until]
     resolved = [i for i in incidents if i.resolved_at is not None and since <= i.resolved_at < until]
-    still_open = [i for i in incidents if i.status != Status.RESOLVED and i.created_at < until]
+    still_open = [i for i in incidents if i.created_at < until and (i.resolved_at is None or i.resolved_at >= until)]
     steps = await _unfinished_steps(session, {i.id: i for i in still_open if i.id is not None})
     note = (
         await session.execute(

@@ -24,6 +24,9 @@ def parse_at(text: str | None, now: datetime) -> datetime:
         raise InvalidInput(f"cannot read --at {text!r}; {example}") from None
     if at.tzinfo is None or at.utcoffset() is None:
         raise InvalidInput(f"--at {text!r} has no UTC offset, so it could mean any zone; {example}")
+    if not 1970 <= at.year <= 2200:
+        # Schedules start between 2000 and 2100; far outside that, date arithmetic runs off the calendar.
+        raise InvalidInput(f"--at {text!r} is out of range; give a time between 1970 and 2200")
     return at.astimezone(UTC)
 
 

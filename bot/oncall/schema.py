@@ -175,7 +175,8 @@ class Layer(_Model):
     members: tuple[Member, ...] = Field(min_length=1, max_length=MAX_MEMBERS)
     shift: Shift
     handoff: Annotated[Handoff, BeforeValidator(_handoff)]
-    start: date
+    # Bounded so every shift of every schedule that lints can be computed (datetime stops at year 9999).
+    start: Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
     hours: Window | None = None
     days: Days | None = None
 

@@ -73,3 +73,12 @@ class HandoffNote(SQLModel, table=True):
     author: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime | None = None
+
+
+class ScheduleSeen(SQLModel, table=True):
+    """When any replica first loaded a schedule: handoffs before it belong to no one and are never posted."""
+
+    __tablename__ = "oncall_schedule_seen"
+
+    schedule_id: str = Field(primary_key=True)
+    first_seen: datetime

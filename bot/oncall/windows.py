@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.errors import InvalidInput
+from bot.oncall.service import MAX_OVERRIDE_LENGTH
 
 _LENGTH = re.compile(r"(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -20,7 +21,10 @@ def parse_length(text: str) -> timedelta | None:
     if found is None or not any(found.groups()):
         return None
     weeks, days, hours, minutes = (int(g or 0) for g in found.groups())
-    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
+    try:
+        return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
+    except OverflowError:
+        return timedelta.max  # `99999999999w`: far beyond any override; refused as too long below
 
 
 def _instant(text: str, zone: ZoneInfo, *, end: bool) -> datetime:
@@ -42,6 +46,8 @@ def parse_window(tokens: list[str], zone: ZoneInfo, now: datetime) -> tuple[date
         length = parse_length(tokens[0])
         if length is None or not length:
             raise InvalidInput(f"I cannot read {tokens[0]!r} as a length. {USAGE}")
+        if length > MAX_OVERRIDE_LENGTH:  # checked before any date arithmetic can overflow
+            raise InvalidInput(f"An override covers at most {MAX_OVERRIDE_LENGTH.days} days.")
         return now, now + length
     if len(tokens) == 2:
         try:

@@ -160,10 +160,16 @@ def context(
         "timeline": [
             {"id": e.id, "at": _utc(e.at), "who": who(e.actor), "text": md_cell(e.text)} for e in facts.events
         ],
-        # Fenced as YAML: only a fence inside could break out of the block. The closing fence's line
-        # ends the YAML's last line, so the block holds exactly the YAML.
-        "proposed_runbook": proposed_runbook.replace("```", "'''").removesuffix("\n") if proposed_runbook else None,
+        # Fenced with more backticks than any run inside (CommonMark), so the YAML is shown exactly as
+        # written, code blocks in people's notes included, and nothing in it can close the fence.
+        "proposed_runbook": proposed_runbook.removesuffix("\n") if proposed_runbook else None,
+        "runbook_fence": _fence_for(proposed_runbook or ""),
     }
+
+
+def _fence_for(text: str) -> str:
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def _summary(facts: Facts) -> str:

@@ -93,35 +93,36 @@ def marker_of(text: str) -> tuple[str | None, str]:
 
 
 def five_whys(incident: Incident, events: list[Event]) -> list[Why]:
-    """The chain from `/incident why` entries and resolve-form answers, in the order recorded.
+    """The chain from `/incident why` entries and resolve-form answers, taken in the order recorded.
 
-    A form answer names its position (why 2) and replaces earlier entries for it; the rest
-    fill the positions in order. Positions nobody answered become questions for the review.
+    A form answer names its position (why 2) and replaces what was there; an entry without
+    one takes the first free position at the moment it was recorded, so rewording why 1 in
+    the form never pushes the others down. Positions nobody answered become questions for
+    the review, never invented text.
     """
     answers: dict[int, Event] = {}
-    free: list[Event] = []
     for event in events:
         if event.kind != EventKind.WHY:
             continue
         position = event.data.get("position")
-        if isinstance(position, int) and 1 <= position <= MAX_WHYS:
+        if not (isinstance(position, int) and 1 <= position <= MAX_WHYS):
+            position = next((n for n in range(1, MAX_WHYS + 1) if n not in answers), None)
+        if position is not None:
             answers[position] = event
-        else:
-            free.append(event)
-    for event in free:
-        slot = next((n for n in range(1, MAX_WHYS + 1) if n not in answers), None)
-        if slot is None:
-            break
-        answers[slot] = event
     whys: list[Why] = []
-    previous = incident.title
     for number in range(1, MAX_WHYS + 1):
         answer = answers.get(number)
         if answer is not None:
             whys.append(Why(number, answer.text, (answer.id,)))
-            previous = answer.text
+            continue
+        before = answers.get(number - 1)
+        if number == 1:
+            question = f"Why did this happen: {incident.title}?"
+        elif before is not None:
+            question = f"Why did this happen: {before.text}?"
         else:
-            whys.append(Why(number, None, (), f"Why did this happen: {previous}?"))
+            question = f"Why did the answer to why {number - 1} happen?"
+        whys.append(Why(number, None, (), question))
     return whys
 
 

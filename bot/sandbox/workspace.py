@@ -61,11 +61,18 @@ class Workspace(ChannelOps, InteractionOps, FileOps):
             [*humans, self.bot_user_id],
             purpose="Where incidents are declared",
         )
-        # The bot is not a member, as in a real workspace: it joins when it first posts a handoff.
-        self.channels[ONCALL_CHANNEL_ID] = Channel(
-            ONCALL_CHANNEL_ID, "platform-oncall", "U0ALICE", created, list(humans), purpose="Platform on-call handoffs"
-        )
         self.messages = {channel_id: [] for channel_id in self.channels}
+        self._seed_oncall_channel(created)
+
+    def _seed_oncall_channel(self, created: int) -> None:
+        # The bot is not a member, as in a real workspace: it joins when it first posts a handoff.
+        if ONCALL_CHANNEL_ID in self.channels or self.channel_by_name("platform-oncall") is not None:
+            return
+        humans = [user_id for user_id, *_ in SEED_USERS if user_id in self.users]
+        self.channels[ONCALL_CHANNEL_ID] = Channel(
+            ONCALL_CHANNEL_ID, "platform-oncall", "U0ALICE", created, humans, purpose="Platform on-call handoffs"
+        )
+        self.messages[ONCALL_CHANNEL_ID] = []
 
     # -- construction from saved state -------------------------------------------------------
 
@@ -74,6 +81,8 @@ class Workspace(ChannelOps, InteractionOps, FileOps):
         """A workspace holding a snapshot(); `options` are the constructor's keyword arguments."""
         workspace = cls(**options)
         workspace.load_state(data)
+        # A workspace saved before on-call existed gains the channel the shipped schedule posts to.
+        workspace._seed_oncall_channel(int(workspace.now()))
         return workspace
 
     @classmethod

@@ -126,20 +126,24 @@ async def find_oncall(row: OutboxRow, context: OpContext) -> Effect:
     incident_id = row.incident_id
     async with context.db.sessions() as session:
         incident = await service.get_by_id(session, incident_id)
-        schedule = context.registry.current.schedule_for_service(incident.service) if context.registry else None
-        if schedule is None or context.oncall is None:
-            return Effect(result={"skipped": f"no schedule maps service {incident.service!r}"})
-        answer = await context.oncall.rota(session, schedule, utcnow())
+    schedule = context.registry.current.schedule_for_service(incident.service) if context.registry else None
+    if schedule is None or context.oncall is None:
+        return Effect(result={"skipped": f"no schedule maps service {incident.service!r}"})
+    # Who was on call when the incident opened (the relay may run later); no session is held meanwhile.
+    answer = await context.oncall.rota(context.db.sessions, schedule, incident.created_at)
     member = answer.rota.now.member
     if member is None:
         return Effect(result={"schedule": schedule.id, "nobody": True})
     user_id = await context.user_id(member)
+    invited = False
     if user_id is not None and incident.channel_id:
         try:
             await context.gateway.call("conversations.invite", channel=incident.channel_id, users=user_id, force=True)
+            invited = True
         except SlackRefused as error:
             if error.error not in {"already_in_channel", "cant_invite_self", "user_is_restricted"}:
                 raise
+            invited = error.error == "already_in_channel"
     shown = user_id or member
     source = " from PagerDuty" if answer.source == "pagerduty" else ""
     text = f"On call for {incident.service} ({schedule.title}{source}): {member}" + (
@@ -158,7 +162,10 @@ async def find_oncall(row: OutboxRow, context: OpContext) -> Effect:
         )
         await enqueue(session, Op.SYNC_CARD, incident_id=incident_id)
 
-    return Effect(result={"schedule": schedule.id, "member": member, "user": user_id}, apply=apply)
+    result = {"schedule": schedule.id, "member": member, "user": user_id, "invited": invited}
+    if not invited:
+        result["why_not_invited"] = "no Slack user for that member" if user_id is None else "the channel is missing"
+    return Effect(result=result, apply=apply)
 
 
 ONCALL_HANDLERS: dict[Op, Handler] = {

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlmodel import col
 
-from bot.db import upgrade_async
+from bot.db import Database, upgrade_async
+from bot.oncall import handoffs
+from bot.oncall.tables import Handoff
 from bot.sandbox import Workspace
 from bot.sandbox.workspace import ONCALL_CHANNEL_ID
 from tests.support.databases import postgres_database
@@ -42,16 +46,16 @@ def _reports(workspace: Workspace) -> dict[str, int]:
 
 
 async def test_two_replicas_post_each_handoff_once(tmp_path: Path) -> None:
-    now = datetime.now(UTC)
-    missed = (now - timedelta(minutes=5)).replace(second=0, microsecond=0)  # within the 1 h grace: posted late
-    # The next whole minute at least 25 s away: both replicas are up and waiting when it comes.
-    coming = (now + timedelta(seconds=85)).replace(second=0, microsecond=0)
+    missed = (datetime.now(UTC) - timedelta(minutes=5)).replace(second=0, microsecond=0)  # within the 1 h grace
     (tmp_path / "playbooks" / "oncall").mkdir(parents=True)
     (tmp_path / "playbooks" / "oncall" / "missed.yaml").write_text(_schedule("missed", missed))
-    (tmp_path / "playbooks" / "oncall" / "coming.yaml").write_text(_schedule("coming", coming))
     workspace = Workspace()
     with postgres_database() as database_url:
         await upgrade_async(database_url)
+        # "missed" was in force before its boundary (replicas ran it yesterday), so it was missed, not new.
+        seeded = Database(database_url)
+        await handoffs.first_seen(seeded.transaction, "missed", missed - timedelta(days=1))
+        await seeded.dispose()
         async with sandbox_server(workspace) as slack_url:
             env = {
                 "DATABASE_URL": database_url,
@@ -71,17 +75,27 @@ async def test_two_replicas_post_each_handoff_once(tmp_path: Path) -> None:
                     return _reports(workspace).get("Handoff: missed", 0) >= 1
 
                 await wait_for(missed_posted, timeout=30, what="the missed handoff")
+                # Added while both run (each notices within 2 s): the next whole minute at least 20 s away,
+                # so the boundary is reached by the jobs, not found afterwards by a sweep.
+                coming = (datetime.now(UTC) + timedelta(seconds=80)).replace(second=0, microsecond=0)
+                (tmp_path / "playbooks" / "oncall" / "coming.yaml").write_text(_schedule("coming", coming))
                 wait = (coming - datetime.now(UTC)).total_seconds() + 20
 
                 async def coming_posted() -> bool:
                     return _reports(workspace).get("Handoff: coming", 0) >= 1
 
                 await wait_for(coming_posted, timeout=wait, what="the handoff at its boundary")
-                posted = next(
-                    c for c in workspace.calls if c.method == "chat.postMessage" and c.ok and "coming" in str(c.args)
-                )
-                # Posted by the job at the boundary, not by a later sweep (those run every 30 s).
-                assert 0 <= posted.time - coming.timestamp() < 10
+                database = Database(database_url)
+                try:
+                    async with database.sessions() as session:
+                        stmt = select(Handoff).where(
+                            col(Handoff.schedule_id) == "coming", col(Handoff.shift_start) == coming
+                        )
+                        row = (await session.execute(stmt)).scalar_one()
+                finally:
+                    await database.dispose()
+                # Claimed by a job at the boundary, not by a later sweep: on time.
+                assert (row.status, row.late_by_seconds) == ("posted", 0)
                 for replica in replicas:  # settle: nothing is left to send on either replica
                     async with httpx.AsyncClient(base_url=replica.url) as http:
 

@@ -7,7 +7,8 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 
-from bot.db import Database
+from bot.db import Database, upgrade_async
+from bot.oncall import handoffs
 from bot.oncall.rotation import who
 from bot.oncall.schema import Schedule
 from bot.oncall.tables import HandoffNote
@@ -38,6 +39,16 @@ rotation:
     (folder / "oncall").mkdir(parents=True, exist_ok=True)
     (folder / "oncall" / "platform.yaml").write_text(text)
     return Schedule.model_validate(yaml.safe_load(text))
+
+
+async def _in_force_since_yesterday(db_url: str, schedule_id: str) -> None:
+    """As if a replica had loaded the schedule a day ago: boundaries since then count as missed."""
+    await upgrade_async(db_url)
+    database = Database(db_url)
+    try:
+        await handoffs.first_seen(database.transaction, schedule_id, datetime.now(UTC) - timedelta(days=1))
+    finally:
+        await database.dispose()
 
 
 def _replies(stack: Stack, user: str) -> list[str]:
@@ -81,6 +92,7 @@ async def test_a_missed_handoff_posts_once_on_start_and_the_incoming_person_gets
     tmp_path: Path, db_url: str
 ) -> None:
     schedule = _schedule_file(tmp_path, handoff_ago=timedelta(minutes=10))
+    await _in_force_since_yesterday(db_url, schedule.id)  # so the boundary was missed, not before its time
     now = datetime.now(UTC)
     current = who(schedule, [], now).now.member
     assert current is not None
@@ -159,9 +171,10 @@ async def test_a_new_incident_invites_the_person_on_call_and_names_them_on_the_c
         assert not [e for e in (await stack.api("/incidents/2"))["timeline"] if e["kind"] == "oncall"]
 
 
-async def test_the_outgoing_person_adds_a_note_that_the_report_carries(tmp_path: Path, sqlite_url: str) -> None:
+async def test_the_outgoing_person_is_asked_for_a_note_and_saves_it_from_slack(tmp_path: Path, sqlite_url: str) -> None:
     # The next handoff is 23 h 59 min away and notes are asked for a day ahead: the note request is due now.
     schedule = _schedule_file(tmp_path, handoff_ago=timedelta(minutes=1), note_lead="24h")
+    await _in_force_since_yesterday(sqlite_url, schedule.id)
     member = who(schedule, [], datetime.now(UTC)).now.member
     assert member is not None
     outgoing = EMAILS[member]

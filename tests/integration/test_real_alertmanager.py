@@ -187,7 +187,8 @@ async def test_real_alertmanager_notifications_open_and_mitigate_one_incident(ri
     card_posts = [
         c
         for c in stack.calls("chat.postMessage")
-        if c.args.get("channel") == channel.id and "card" in json.dumps(c.args.get("metadata"))
+        if c.args.get("channel") == channel.id
+        and ((c.args.get("metadata") or {}).get("event_payload") or {}).get("kind") == "card"
     ]
     assert len(card_posts) == 1, [c.args for c in card_posts]
     assert any(c.args.get("ts") == card_ts for c in stack.calls("chat.update"))

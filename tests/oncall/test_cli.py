@@ -184,3 +184,11 @@ def test_defaults_to_playbooks_dir_and_now(
     code, out, _ = run(capsys, "--json")
     assert code == 0
     assert json.loads(out)[0]["now"]["member"] in {"alice@example.com", "bob@example.com", "carol@example.com"}
+
+
+@pytest.mark.parametrize("at", ["9999-12-30T00:00Z", "0001-01-02T00:00Z"])
+def test_an_instant_off_the_calendar_is_refused_in_one_line(
+    folder: Path, at: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["oncall", "who", "--dir", str(folder), "--at", at]) == 2
+    assert capsys.readouterr().err.strip().endswith("give a time between 1970 and 2200")

@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from bot.db import Database, upgrade_async
 from bot.handoff_engine import HandoffEngine
+from bot.oncall import handoffs
 from bot.oncall.directory import OncallDirectory
 from bot.oncall.rotation import OnCall, Rota
 from bot.oncall.schema import Schedule
@@ -123,6 +124,7 @@ async def test_a_pagerduty_backed_schedules_handoff_names_pagerdutys_people(tmp_
         db, registry, build_scheduler(db), grace=timedelta(hours=1), directory=OncallDirectory(pagerduty)
     )
     try:
+        await handoffs.first_seen(db.transaction, "ops", boundary - timedelta(days=1))  # in force before the boundary
         await engine.sweep()
         async with db.sessions() as session:
             stored = (await session.execute(select(Handoff).where(col(Handoff.shift_start) == boundary))).scalar_one()

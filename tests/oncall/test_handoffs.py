@@ -94,7 +94,13 @@ async def test_replicas_claiming_at_the_same_instant_post_once(db: Database, db_
     assert len(posts) == 1
 
 
+async def _loaded_long_ago(db: Database) -> None:
+    """The schedule was in force before the downtime (a replica loaded it a week earlier)."""
+    await handoffs.first_seen(db.transaction, SCHEDULE.id, BOUNDARY - timedelta(days=7))
+
+
 async def test_a_boundary_missed_within_the_grace_period_posts_late_and_says_so(db: Database) -> None:
+    await _loaded_long_ago(db)
     now = BOUNDARY + timedelta(minutes=40)
     claimed = await handoffs.catch_up(db.transaction, SCHEDULE, now=now, grace=GRACE)
     # The catch-up window (2 days) also holds the day before's boundary, far past the grace period.
@@ -110,9 +116,21 @@ async def test_a_boundary_missed_within_the_grace_period_posts_late_and_says_so(
 
 
 async def test_a_boundary_missed_beyond_the_grace_period_is_skipped_not_posted(db: Database) -> None:
+    await _loaded_long_ago(db)
     claimed = await handoffs.catch_up(db.transaction, SCHEDULE, now=BOUNDARY + timedelta(hours=3), grace=GRACE)
     assert {c.status for c in claimed} == {HandoffStatus.SKIPPED}
     assert await _outbox(db) == []
+
+
+async def test_a_schedule_added_after_a_boundary_does_not_report_it_as_missed(db: Database) -> None:
+    added = BOUNDARY + timedelta(minutes=5)  # the file lands five minutes after a handoff time
+    assert await handoffs.catch_up(db.transaction, SCHEDULE, now=added, grace=GRACE) == []
+    assert await _handoffs(db) == [] and await _outbox(db) == []
+    # Its first real boundary, a day later, posts as usual; a restart keeps the first time it was seen.
+    next_day = BOUNDARY + timedelta(days=1)
+    assert await handoffs.first_seen(db.transaction, SCHEDULE.id, next_day) == added
+    claimed = await handoffs.catch_up(db.transaction, SCHEDULE, now=next_day, grace=GRACE)
+    assert [c.status for c in claimed] == [HandoffStatus.POSTED]
 
 
 async def _incident(db: Database, title: str, service_name: str, opened: datetime, resolved: datetime | None) -> int:
@@ -194,10 +212,55 @@ async def test_an_override_at_the_boundary_names_who_really_takes_over(db: Datab
 
 async def test_posting_a_handoff_now_reports_the_shift_so_far(db: Database) -> None:
     now = BOUNDARY + timedelta(hours=6)
+    async with db.sessions() as session:
+        rota = await service.rota(session, SCHEDULE, now)
     async with db.transaction() as session:
-        handoff_id = await handoffs.post_now(session, SCHEDULE, now=now, by="U0BOB")
+        handoff_id = await handoffs.post_now(session, SCHEDULE, rota, now=now, by="U0BOB")
     stored = (await _handoffs(db))[0]
     assert stored.id == handoff_id and stored.kind == "manual" and stored.posted_by == "U0BOB"
     report = next(r.payload for r in await _outbox(db) if r.op == Op.POST_HANDOFF)
     assert (report["outgoing"], report["incoming"]) == ("bob@example.com", "carol@example.com")
     assert report["since"] == BOUNDARY.isoformat() and report["until"] == now.isoformat()
+    # The shift goes on: nobody is told "you are on call from now".
+    assert [r.op for r in await _outbox(db)] == [Op.POST_HANDOFF]
+
+
+async def test_an_override_across_the_boundary_means_nobody_hands_over(db: Database) -> None:
+    async with db.transaction() as session:
+        await service.add_override(
+            session,
+            SCHEDULE,
+            "dave@example.com",
+            BOUNDARY - timedelta(hours=2),
+            BOUNDARY + timedelta(hours=2),
+            by="U0BOB",
+            now=BOUNDARY - timedelta(hours=3),
+        )
+    async with db.transaction() as session:
+        claimed = await handoffs.claim_scheduled(session, SCHEDULE, _boundary(), now=BOUNDARY, grace=GRACE)
+    assert claimed is not None and claimed.status is HandoffStatus.SKIPPED
+    assert await _outbox(db) == []  # no "dave hands over to dave", no DM
+
+
+async def test_a_zero_grace_still_posts_a_handoff_claimed_on_time(db: Database) -> None:
+    async with db.transaction() as session:
+        claimed = await handoffs.claim_scheduled(
+            session, SCHEDULE, _boundary(), now=BOUNDARY + timedelta(milliseconds=40), grace=timedelta(0)
+        )
+    assert claimed is not None and claimed.status is HandoffStatus.POSTED
+
+
+async def test_a_late_report_still_lists_an_incident_resolved_after_the_boundary(db: Database) -> None:
+    incident_id = await _incident(db, "Open at the handoff", "payments", BOUNDARY - timedelta(hours=2), None)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Incident)
+            .where(col(Incident.id) == incident_id)
+            .values(status="resolved", resolved_at=BOUNDARY + timedelta(minutes=10))
+        )
+    async with db.transaction() as session:
+        await handoffs.claim_scheduled(
+            session, SCHEDULE, _boundary(), now=BOUNDARY + timedelta(minutes=20), grace=GRACE
+        )
+    report = next(r.payload for r in await _outbox(db) if r.op == Op.POST_HANDOFF)
+    assert [i["title"] for i in report["still_open"]["items"]] == ["Open at the handoff"]

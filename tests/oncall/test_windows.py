@@ -53,3 +53,9 @@ def test_times_are_read_in_the_zone_across_a_dst_change() -> None:
 def test_bad_ranges_are_refused(tokens: list[str]) -> None:
     with pytest.raises(InvalidInput):
         parse_window(tokens, BERLIN, NOW)
+
+
+@pytest.mark.parametrize("text", ["63d", "9999w", "99999999999w"])
+def test_absurd_lengths_are_refused_not_crashed_on(text: str) -> None:
+    with pytest.raises(InvalidInput, match="at most 62 days"):
+        parse_window([text], BERLIN, NOW)

@@ -302,7 +302,10 @@ def key_time(text: str, name: str) -> tuple[str, str]:
 
 
 def proposed_yaml(text: str) -> str:
-    return section(text, PROPOSED).split("```yaml\n", 1)[1].rsplit("\n```", 1)[0] + "\n"
+    """The YAML between the proposed runbook's fences (as long as needed to hold any backticks inside)."""
+    found = re.search(r"^(`{3,})yaml\n(.*)\n\1$", section(text, PROPOSED), re.S | re.M)
+    assert found is not None, "the proposed runbook is not one fenced YAML block"
+    return found.group(2) + "\n"
 
 
 @pytest.fixture
@@ -619,8 +622,9 @@ async def test_hostile_text_keeps_the_draft_well_formed(db: Database, tmp_path: 
     assert section(edited.markdown, "Impact") == "&lt;b&gt;All&lt;/b&gt; users\n\\## Impact, again\n~~~\nunclosed\n~~~"
     assert why(edited.markdown, 3) == "line one ``` line two"
 
-    # The proposed runbook is one YAML block that loads and lints.
-    assert section(text, PROPOSED).count("```") == 2
+    # The proposed runbook is one YAML block that loads and lints: its fence is longer than any backtick run inside.
+    fence = re.match(r"`+", section(text, PROPOSED).split("\n\n", 1)[1])
+    assert fence is not None and len(fence.group()) > max(len(r) for r in re.findall(r"`+", proposed_yaml(text)))
     path = tmp_path / "proposed.yaml"
     path.write_text(proposed_yaml(text), encoding="utf-8")
     playbook, problems = read_playbook(path)

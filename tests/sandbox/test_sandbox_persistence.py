@@ -88,3 +88,11 @@ def test_listeners_hear_about_changes(clock: FakeClock) -> None:
     ws.add_listener(lambda: seen.append(len(ws.channels)))
     ws.create_channel("inc-1")
     assert seen == [seeded + 1]
+
+
+def test_a_workspace_saved_before_oncall_gains_the_oncall_channel(clock: FakeClock) -> None:
+    old = Workspace(clock=clock)
+    del old.channels["C0ONCALL"], old.messages["C0ONCALL"]
+    loaded = Workspace.from_snapshot(old.snapshot(), clock=clock)
+    channel = loaded.channel_by_name("platform-oncall")
+    assert channel is not None and loaded.bot_user_id not in channel.members

@@ -86,7 +86,25 @@ def test_sections_list_incidents_with_durations_links_and_a_count_of_the_rest() 
     text = _all_text(blocks)
     assert "resolved after 1 h 30 min" in text
     assert "• *#7* Grow storage (failed)" in text
-    assert len(blocks) <= 50  # Slack's limit per message
+
+
+def test_long_titles_and_notes_are_shortened_or_split_never_cut_off() -> None:
+    titles = [_incident(n, "x" * 300 + f" & <{n}>") for n in range(1, 16)]
+    note_lines = [f"line {n} & <b>" for n in range(290)]
+    report = _report(
+        still_open={"items": titles, "more": 3},
+        note={"text": "\n".join(note_lines)[:2900], "author": "alice@example.com"},
+    )
+    blocks = report_blocks(report, _mention)
+    listing = next(b["text"]["text"] for b in blocks if "Still open" in b.get("text", {}).get("text", ""))
+    assert listing.endswith("…and 3 more") and len(listing) <= 3000
+    assert listing.count("• *#") == 15
+    note_text = "".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    kept = "\n".join(note_lines)[:2900].splitlines()
+    assert all(
+        f"> {line.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}" in note_text for line in kept
+    )
+    assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
 
 
 def test_late_and_manual_reports_say_so() -> None:

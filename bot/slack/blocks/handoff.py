@@ -13,7 +13,9 @@ NOTE_BUTTON = "handoff_note_open"
 NOTE_MODAL = "handoff_note_modal"
 NOTE_BLOCK = "handoff_note"
 NOTE_INPUT = "handoff_note_text"
-NOTE_MAX = 2900  # a section's text holds 3,000 characters
+NOTE_MAX = 2900  # what the note form accepts
+TITLE_MAX = 120  # an incident title or step in a list, so 15 of them fit a 3,000-character section
+SECTION_TEXT = 2800  # note text per section, leaving room for its heading
 
 Mention = Callable[[str | None], str]
 
@@ -37,7 +39,8 @@ def _incident_line(item: dict[str, Any]) -> str:
         how_long = f"resolved after {duration_text(item['duration_seconds'])}"
     else:
         how_long = f"{escape(item['status'])} for {duration_text(item['duration_seconds'])}"
-    return f"• *#{item['number']}* {escape(item['title'])} · SEV{item['severity']} · {how_long} · {where}"
+    title = escape(truncate(item["title"], TITLE_MAX))
+    return f"• *#{item['number']}* {title} · SEV{item['severity']} · {how_long} · {where}"
 
 
 def _listing(title: str, section: dict[str, Any], line: Callable[[dict[str, Any]], str]) -> dict[str, Any] | None:
@@ -45,12 +48,13 @@ def _listing(title: str, section: dict[str, Any], line: Callable[[dict[str, Any]
     if not items:
         return None
     lines = [line(item) for item in items] + ([f"…and {more} more"] if more else [])
+    # 15 lines of at most ~170 characters each fit one section's 3,000: nothing is cut off silently.
     return _section(f"*{title} ({len(items) + more})*\n" + "\n".join(lines))
 
 
 def _step_line(item: dict[str, Any]) -> str:
     state = {"failed": " (failed)", "failed_unknown": " (outcome unknown)"}.get(item["status"], "")
-    return f"• *#{item['incident']}* {item['step']}{state}"
+    return f"• *#{item['incident']}* {truncate(item['step'], TITLE_MAX)}{state}"
 
 
 def report_blocks(report: dict[str, Any], mention: Mention) -> list[dict[str, Any]]:
@@ -81,7 +85,10 @@ def report_blocks(report: dict[str, Any], mention: Mention) -> list[dict[str, An
     note = report.get("note")
     if note:
         quoted = "\n".join(f"> {line}" for line in escape(note["text"]).splitlines() or [""])
-        blocks.append(_section(f"*Note from {mention(note.get('author'))}*\n{quoted}"))
+        heading = f"*Note from {mention(note.get('author'))}*\n"
+        # Escaping and quoting make a note longer than typed: give it as many sections as it needs.
+        for n, start in enumerate(range(0, len(quoted), SECTION_TEXT)):
+            blocks.append(_section((heading if n == 0 else "") + quoted[start : start + SECTION_TEXT]))
     return blocks
 
 

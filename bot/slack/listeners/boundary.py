@@ -68,6 +68,26 @@ async def reply(session: AsyncSession, to: Requester, text: str) -> None:
     await enqueue(session, Op.RESPOND, payload=payload, ordering_key=f"respond:{to.user}")
 
 
+async def answered(db: Database, to: Requester, produce: Callable[[], Awaitable[str | None]]) -> None:
+    """Like `guarded`, for work that asks Slack or PagerDuty: it opens its own short sessions as it needs
+    them, so no database connection is held while it waits on the network (SQLite has only one)."""
+
+    text: str | None
+    try:
+        text = await produce()
+    except WarroomError as error:
+        text = str(error)
+    except Exception:
+        error_id = uuid.uuid4().hex[:8]
+        log.exception("slack_input_failed", error_id=error_id, user=to.user)
+        text = f"Something went wrong on our side (error id `{error_id}`)."
+
+    async def work(session: AsyncSession) -> str | None:
+        return text
+
+    await guarded(db, to, work)
+
+
 async def guarded(db: Database, to: Requester, work: Work) -> None:
     """Run `work` in one transaction and reply with what it returns, or with what went wrong."""
     try:

@@ -9,7 +9,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.columns import utcnow
@@ -23,7 +22,7 @@ from bot.oncall.windows import parse_window
 from bot.slack.blocks.handoff import NOTE_BLOCK, NOTE_BUTTON, NOTE_INPUT, NOTE_MODAL, note_modal
 from bot.slack.escape import escape
 from bot.slack.gateway import SlackGateway
-from bot.slack.listeners.boundary import Requester, SlackDeps, guarded, reply
+from bot.slack.listeners.boundary import Requester, SlackDeps, answered, reply
 from bot.slack.members import MemberDirectory
 
 log = structlog.get_logger(__name__)
@@ -65,14 +64,16 @@ def pick_schedule(
 
 
 class OncallCommands:
+    """Each command opens short sessions of its own: none is held while Slack or PagerDuty is asked."""
+
     def __init__(self, deps: SlackDeps, members: MemberDirectory, directory: OncallDirectory) -> None:
         self.deps, self.members, self.directory = deps, members, directory
 
-    async def who(self, session: AsyncSession, schedules: list[Schedule]) -> str:
+    async def who(self, schedules: list[Schedule]) -> str:
         now = utcnow()
         lines = []
         for schedule in schedules:
-            answer = await self.directory.rota(session, schedule, now)
+            answer = await self.directory.rota(self.deps.db.sessions, schedule, now)
             current, following = answer.rota.now, answer.rota.next
             line = f"*{escape(schedule.title)}* · now {await self._person(current)}"
             if current.member is not None:
@@ -93,7 +94,14 @@ class OncallCommands:
         text = await self.members.mention(on_call.member)
         return f"{text} (override)" if on_call.override else text
 
-    async def override(self, session: AsyncSession, who: Requester, args: list[str], channel_name: str) -> str:
+    async def handoff(self, schedule: Schedule, by: str) -> str:
+        now = utcnow()
+        answer = await self.directory.rota(self.deps.db.sessions, schedule, now)
+        async with self.deps.db.transaction() as session:
+            await handoffs.post_now(session, schedule, answer.rota, now=now, by=by)
+        return f"Posting a handoff report for *{escape(schedule.title)}* to {escape(schedule.channel)}."
+
+    async def override(self, who: Requester, args: list[str], channel_name: str) -> str:
         schedules = self.deps.schedules()
         if args and args[0] in {"list", "cancel"}:
             action, rest = args[0], args[1:]
@@ -102,22 +110,35 @@ class OncallCommands:
                     raise InvalidInput(
                         "Say which override: `/oncall override cancel <id>` (ids are in `override list`)."
                     )
-                if not await service.cancel_override(session, int(rest[0])):
+                async with self.deps.db.transaction() as session:
+                    cancelled = await service.cancel_override(session, int(rest[0]))
+                if not cancelled:
                     raise InvalidInput(f"There is no live override {rest[0]}.")
                 return f"Override {rest[0]} cancelled."
-            return await self._list(session, pick_schedule(schedules, rest, who.channel, channel_name))
+            return await self._list(pick_schedule(schedules, rest, who.channel, channel_name))
         schedule = pick_schedule(schedules, args, who.channel, channel_name)
         if not args:
             raise InvalidInput("Who covers? `/oncall override @user 4h`.")
-        member = _member(args[0])
+        member = await self._as_member(schedule, _member(args[0]))
         start, end = parse_window(args[1:], schedule.zone, utcnow())
-        row = await service.add_override(session, schedule, member, start, end, by=who.user)
+        async with self.deps.db.transaction() as session:
+            row = await service.add_override(session, schedule, member, start, end, by=who.user)
         return (
             f"Override {row.id}: {await self.members.mention(member)} is on call for *{escape(schedule.title)}* "
             f"from {_when(row.starts_at, schedule)} to {_when(row.ends_at, schedule)} ({escape(schedule.timezone)})."
         )
 
-    async def _list(self, session: AsyncSession, schedule: Schedule) -> str:
+    async def _as_member(self, schedule: Schedule, person: str) -> str:
+        """A mentioned user as the schedule names them (by email), so the same person is never two people."""
+        if "@" in person:
+            return person
+        for layer in schedule.all_layers:
+            for member in layer.members:
+                if member == person or await self.members.user_id(member, strict=False) == person:
+                    return member
+        return person  # not in the rotation: an outsider covers, named by their user id
+
+    async def _list(self, schedule: Schedule) -> str:
         stmt = (
             select(OncallOverride)
             .where(
@@ -128,7 +149,8 @@ class OncallCommands:
             .order_by(col(OncallOverride.starts_at))
             .limit(30)
         )
-        rows = list((await session.execute(stmt)).scalars())
+        async with self.deps.db.sessions() as session:
+            rows = list((await session.execute(stmt)).scalars())
         if not rows:
             return f"No overrides now or to come for *{escape(schedule.title)}*."
         lines = [
@@ -165,25 +187,23 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         channel_name = str(body.get("channel_name") or "")
         schedules = deps.schedules()
 
-        async def work(session: AsyncSession) -> str:
+        async def produce() -> str:
             if sub in {"", "who", "now"}:
                 named = [schedules[a] for a in args if a in schedules]
                 unknown = [a for a in args if a not in schedules]
                 if unknown:
                     known = ", ".join(f"`{k}`" for k in sorted(schedules)) or "none"
                     raise InvalidInput(f"There is no schedule `{escape(unknown[0])}`. Schedules: {known}.")
-                return await commands.who(session, named or [schedules[k] for k in sorted(schedules)])
+                return await commands.who(named or [schedules[k] for k in sorted(schedules)])
             if sub == "override":
-                return await commands.override(session, who, args, channel_name)
+                return await commands.override(who, args, channel_name)
             if sub == "handoff":
-                schedule = pick_schedule(schedules, args, who.channel, channel_name)
-                await handoffs.post_now(session, schedule, now=utcnow(), by=who.user)
-                return f"Posting a handoff report for *{escape(schedule.title)}* to {escape(schedule.channel)}."
+                return await commands.handoff(pick_schedule(schedules, args, who.channel, channel_name), who.user)
             if sub == "help":
                 return HELP
             raise InvalidInput("I don't know that sub-command. `/oncall help` lists them.")
 
-        await guarded(deps.db, who, work)
+        await answered(deps.db, who, produce)
 
     @app.action(NOTE_BUTTON)
     async def on_note_button(
