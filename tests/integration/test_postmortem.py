@@ -1,6 +1,7 @@
 """A postmortem end to end in the sandbox: whys recorded, resolve form, draft posted, Edit, Request changes, Approve."""
 
 import asyncio
+import html
 import re
 from typing import Any
 
@@ -156,3 +157,30 @@ async def test_an_incident_resolved_after_whys_gets_a_draft_that_is_reviewed_and
         assert len(uploads) == 1
         approvals = [e for e in (await stack.api("/incidents/1"))["timeline"] if "approved" in e["text"]]
         assert len(approvals) == 1
+
+        # The web page (no login, a signed link) and the download show the same text as the stored version.
+        url = _buttons(_summary(stack, channel))["Open draft"]["url"]
+        path = url.split("://", 1)[1].split("/", 1)[1]
+        page = await stack.http.get(f"/{path}")
+        assert page.status_code == 200
+        download = await stack.http.get(f"/{path.replace('?key=', '.md?key=')}")
+        assert download.status_code == 200 and download.text == await _markdown(stack)
+        shown = re.search(r"<pre[^>]*>(.*?)</pre>", page.text, re.S)
+        # A newline right after <pre> is not part of the text (HTML drops it when it parses the page).
+        assert shown is not None and html.unescape(shown.group(1)).removeprefix("\n") == download.text
+        assert (await stack.http.get(f"/{path[:-5]}xxxxx")).status_code == 404  # a wrong key opens nothing
+
+
+async def test_resolving_with_the_command_also_asks_what_happened(sqlite_url: str) -> None:
+    async with live_stack(sqlite_url) as stack:
+        alert = {"title": "Search slow", "dedup_key": "search", "service": "search", "severity": 3}
+        assert (await stack.webhook("generic", alert)).status_code == 202
+        await stack.settled()
+        channel = (await stack.api("/incidents/1"))["channel_id"]
+        answer = await _command(stack, ALICE, channel, "resolve index rebuilt")
+        assert "resolved" in answer
+        form = await _modal(stack, ALICE, "postmortem_whys_modal")
+        inputs = {b["block_id"]: b for b in form.view["blocks"] if b["type"] == "input"}
+        assert inputs["what_happened.0"]["element"]["initial_value"] == "index rebuilt"  # the resolve summary
+        await stack.settled()
+        assert _summary(stack, channel)  # drafted once resolved, without anyone asking
