@@ -81,17 +81,9 @@ async def post_handoff(row: OutboxRow, context: OpContext) -> Effect:
     return Effect(result={"channel": channel, "ts": ts})
 
 
-async def _direct_channel(context: OpContext, member: str) -> str | None:
-    user_id = await context.user_id(member)
-    if user_id is None:
-        return None
-    data = await context.gateway.call("conversations.open", users=user_id)
-    return str(data["channel"]["id"])
-
-
 async def dm_handoff(row: OutboxRow, context: OpContext) -> Effect:
     report = row.payload
-    channel = await _direct_channel(context, str(report.get("incoming") or ""))
+    channel = await context.direct_channel(str(report.get("incoming") or ""))
     if channel is None:
         return Effect(result={"skipped": f"no Slack user for {report.get('incoming')}"})
     mentions = await _mentions(context, _people(report))
@@ -104,7 +96,7 @@ async def dm_handoff(row: OutboxRow, context: OpContext) -> Effect:
 
 async def ask_handoff_note(row: OutboxRow, context: OpContext) -> Effect:
     payload = row.payload
-    channel = await _direct_channel(context, str(payload.get("outgoing") or ""))
+    channel = await context.direct_channel(str(payload.get("outgoing") or ""))
     if channel is None:
         return Effect(result={"skipped": f"no Slack user for {payload.get('outgoing')}"})
     text = f"Your on-call shift for {payload['schedule']['title']} ends soon: add a handoff note?"

@@ -62,6 +62,14 @@ class OpContext:
     postmortems: PostmortemSetup | None = None  # template folder, page links, the optional model
     _bot_user_id: str | None = None
 
+    async def direct_channel(self, member: str | None) -> str | None:
+        """The bot's DM channel with a schedule member or user id; None when Slack has no such user."""
+        user_id = await self.user_id(member) if member else None
+        if user_id is None:
+            return None
+        data = await self.gateway.call("conversations.open", users=user_id)
+        return str(data["channel"]["id"])
+
     async def user_id(self, member: str) -> str | None:
         """A schedule member as a Slack user id (None if Slack has none); Slack failures propagate to retry."""
         if self.members is None:

@@ -130,11 +130,9 @@ async def upload_postmortem(row: OutboxRow, context: OpContext) -> Effect:
 
 
 async def _dm(context: OpContext, user: str | None, text: str) -> str | None:
-    user_id = await context.user_id(user) if user else None
-    if user_id is None:
-        return None
-    channel = str((await context.gateway.call("conversations.open", users=user_id))["channel"]["id"])
-    await context.gateway.call("chat.postMessage", channel=channel, text=text)
+    channel = await context.direct_channel(user)
+    if channel is not None:
+        await context.gateway.call("chat.postMessage", channel=channel, text=text)
     return channel
 
 

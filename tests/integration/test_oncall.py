@@ -51,19 +51,8 @@ async def _in_force_since_yesterday(db_url: str, schedule_id: str) -> None:
         await database.dispose()
 
 
-def _replies(stack: Stack, user: str) -> list[str]:
-    return [e.text for e in stack.workspace.ephemerals if e.user == user]
-
-
 async def _oncall(stack: Stack, user: str, text: str, channel: str = "C0GENERAL") -> str:
-    before = len(_replies(stack, user))
-    response = await stack.sender.slash_command(user, channel, "/oncall", text)
-    assert response.status_code == 200, response.text
-
-    async def answered() -> list[str]:
-        return _replies(stack, user)[before:]
-
-    return (await wait_for(answered, what=f"an answer to /oncall {text}"))[0]
+    return await stack.command(user, channel, "/oncall", text)
 
 
 def _handoff_posts(stack: Stack, channel: str) -> list[Message]:

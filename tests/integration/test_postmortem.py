@@ -11,19 +11,8 @@ from tests.support.live import Stack, live_stack, wait_for
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
 
 
-def _replies(stack: Stack, user: str) -> list[str]:
-    return [e.text for e in stack.workspace.ephemerals if e.user == user]
-
-
 async def _command(stack: Stack, user: str, channel: str, text: str) -> str:
-    before = len(_replies(stack, user))
-    response = await stack.sender.slash_command(user, channel, "/incident", text)
-    assert response.status_code == 200, response.text
-
-    async def answered() -> list[str]:
-        return _replies(stack, user)[before:]
-
-    return (await wait_for(answered, what=f"an answer to /incident {text}"))[0]
+    return await stack.command(user, channel, "/incident", text)
 
 
 def _summary(stack: Stack, channel: str) -> Message:

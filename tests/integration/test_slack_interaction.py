@@ -20,20 +20,8 @@ async def _open_incident(stack: Stack, title: str = "Checkout error rate above 5
     return incident, incident["channel_id"]
 
 
-def _replies(stack: Stack, user: str) -> list[str]:
-    return [e.text for e in stack.workspace.ephemerals if e.user == user]
-
-
 async def _command(stack: Stack, user: str, channel: str, text: str) -> str:
-    """Run `/incident text` and return the ephemeral answer it produced."""
-    before = len(_replies(stack, user))
-    response = await stack.sender.slash_command(user, channel, "/incident", text)
-    assert response.status_code == 200, response.text
-
-    async def answered() -> list[str]:
-        return _replies(stack, user)[before:]
-
-    return (await wait_for(answered, what=f"an answer to /incident {text}"))[0]
+    return await stack.command(user, channel, "/incident", text)
 
 
 async def _timeline(stack: Stack) -> list[dict[str, Any]]:
@@ -53,7 +41,7 @@ async def test_two_people_press_acknowledge_at_once_and_it_acts_once(sqlite_url:
         incident = await stack.api("/incidents/1")
         assert incident["status"] == "acknowledged" and incident["commander"] in (ALICE, BOB)
         loser = BOB if incident["commander"] == ALICE else ALICE
-        assert any("already acknowledged" in text for text in _replies(stack, loser))
+        assert any("already acknowledged" in text for text in stack.replies(loser))
         assert [e["kind"] for e in await _timeline(stack)].count("status") == 1
         card = stack.card(channel)  # still one card, edited in place
         assert card.edited is not None and buttons(card) == ["Mitigate", "Resolve"]

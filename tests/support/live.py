@@ -82,6 +82,21 @@ class Stack:
     def calls(self, method: str) -> list[Any]:
         return [call for call in self.workspace.calls if call.method == method]
 
+    def replies(self, user: str) -> list[str]:
+        """The ephemeral answers `user` has been shown, oldest first."""
+        return [e.text for e in self.workspace.ephemerals if e.user == user]
+
+    async def command(self, user: str, channel: str, command: str, text: str) -> str:
+        """Run a slash command as `user` and return the ephemeral answer it produced."""
+        before = len(self.replies(user))
+        response = await self.sender.slash_command(user, channel, command, text)
+        assert response.status_code == 200, response.text
+
+        async def answered() -> list[str]:
+            return self.replies(user)[before:]
+
+        return str((await wait_for(answered, what=f"an answer to {command} {text}"))[0])
+
 
 def _payload(message: Message) -> dict[str, Any]:
     return dict((message.metadata or {}).get("event_payload") or {})

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.alerts.grouping import Policy
@@ -104,3 +106,23 @@ async def guarded(db: Database, to: Requester, work: Work) -> None:
         text = f"Something went wrong on our side (error id `{error_id}`). Nothing was changed."
     async with db.transaction() as session:
         await reply(session, to, text)
+
+
+async def open_modal(
+    db: Database,
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    to: Requester,
+    build: Callable[[], Awaitable[dict[str, Any]]],
+) -> None:
+    """views.open straight after the ack (the trigger_id dies 3 s after Slack sent it); a failure is told to `to`.
+
+    `build` may do one quick read; a WarroomError it raises (an unknown step, say) is the reply.
+    """
+    try:
+        view = await build()
+        await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
+    except (WarroomError, SlackApiError) as error:
+        message = str(error) if isinstance(error, WarroomError) else "I could not open the form in time; try again."
+        async with db.transaction() as session:
+            await reply(session, to, message)

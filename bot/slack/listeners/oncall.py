@@ -6,13 +6,12 @@ from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlmodel import col
 
 from bot.columns import utcnow
-from bot.errors import InvalidInput, WarroomError
+from bot.errors import InvalidInput
 from bot.oncall import handoffs, service
 from bot.oncall.directory import OncallDirectory
 from bot.oncall.rotation import OnCall
@@ -22,7 +21,7 @@ from bot.oncall.windows import parse_window
 from bot.slack.blocks.handoff import NOTE_BLOCK, NOTE_BUTTON, NOTE_INPUT, NOTE_MODAL, note_modal
 from bot.slack.escape import escape
 from bot.slack.gateway import SlackGateway
-from bot.slack.listeners.boundary import Requester, SlackDeps, answered, reply
+from bot.slack.listeners.boundary import Requester, SlackDeps, answered, open_modal
 from bot.slack.members import MemberDirectory
 
 log = structlog.get_logger(__name__)
@@ -212,22 +211,19 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         await ack()
         who = Requester.from_body(body)
         value = str(action.get("value") or "")
-        try:
-            async with deps.db.sessions() as session:  # read-only: views.open must follow within 3 s
-                note = (
-                    await session.execute(select(HandoffNote).where(col(HandoffNote.id) == int(value or 0)))
-                ).scalar_one_or_none()
+
+        async def build() -> dict[str, Any]:
+            if not value.isdigit():
+                raise InvalidInput("That handoff is unknown.")
+            async with deps.db.sessions() as session:  # read-only and quick
+                stmt = select(HandoffNote).where(col(HandoffNote.id) == int(value))
+                note = (await session.execute(stmt)).scalar_one_or_none()
             if note is None:
                 raise InvalidInput("That handoff is unknown.")
             schedule = deps.schedules().get(note.schedule_id)
-            title = schedule.title if schedule is not None else note.schedule_id
-            await client.views_open(
-                trigger_id=body.get("trigger_id", ""), view=note_modal(note.id or 0, title, note.text)
-            )
-        except (WarroomError, SlackApiError, ValueError) as error:
-            message = str(error) if isinstance(error, WarroomError) else "I could not open the form in time; try again."
-            async with deps.db.transaction() as session:
-                await reply(session, who, message)
+            return note_modal(note.id or 0, schedule.title if schedule else note.schedule_id, note.text)
+
+        await open_modal(deps.db, client, body, who, build)
 
     @app.view(NOTE_MODAL)
     async def on_note_saved(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:

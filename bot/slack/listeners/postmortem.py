@@ -17,7 +17,7 @@ from bot.postmortems.facts import gather
 from bot.postmortems.setup import PostmortemSetup
 from bot.slack.blocks.postmortem import changes_modal, edit_modal, edited_sections, whys_modal
 from bot.slack.ids import CHANGES_FIELD, PostmortemAction, PostmortemView
-from bot.slack.listeners.boundary import Requester, SlackDeps, guarded, reply
+from bot.slack.listeners.boundary import Requester, SlackDeps, guarded, open_modal, reply
 
 log = structlog.get_logger(__name__)
 
@@ -88,16 +88,14 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     async def on_edit(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         who = Requester.from_body(body)
-        try:
-            async with deps.db.sessions() as session:  # read-only and quick: views.open must follow within 3 s
-                postmortem_id = _postmortem_id(action)
+
+        async def build() -> dict[str, Any]:
+            postmortem_id = _postmortem_id(action)
+            async with deps.db.sessions() as session:  # read-only and quick
                 number, shown, _ = await current_sections(session, postmortem_id)
-            view = edit_modal(postmortem_id, number, shown, who.channel)
-            await client.views_open(trigger_id=body.get("trigger_id", ""), view=view)
-        except (WarroomError, SlackApiError) as error:
-            message = str(error) if isinstance(error, WarroomError) else "I could not open the form in time; try again."
-            async with deps.db.transaction() as session:
-                await reply(session, who, message)
+            return edit_modal(postmortem_id, number, shown, who.channel)
+
+        await open_modal(deps.db, client, body, who, build)
 
     @app.action(PostmortemAction.APPROVE)
     async def on_approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -129,13 +127,11 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     ) -> None:
         await ack()
         who = Requester.from_body(body)
-        try:
-            view = changes_modal(_postmortem_id(action), who.channel)
-            await client.views_open(trigger_id=body.get("trigger_id", ""), view=view)
-        except (WarroomError, SlackApiError) as error:
-            message = str(error) if isinstance(error, WarroomError) else "I could not open the form in time; try again."
-            async with deps.db.transaction() as session:
-                await reply(session, who, message)
+
+        async def build() -> dict[str, Any]:
+            return changes_modal(_postmortem_id(action), who.channel)
+
+        await open_modal(deps.db, client, body, who, build)
 
     @app.view(PostmortemView.EDIT)
     async def on_edit_saved(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from bot.playbooks import runs
 from bot.slack.blocks.checklist import input_modal
 from bot.slack.escape import mention
 from bot.slack.ids import STEP_INPUT_FIELD, CallbackId, StepAction
-from bot.slack.listeners.boundary import Requester, SlackDeps, guarded, reply
+from bot.slack.listeners.boundary import Requester, SlackDeps, guarded, open_modal, reply
 
 log = structlog.get_logger(__name__)
 
@@ -95,16 +95,13 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     async def on_input(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         who = Requester.from_body(body)
-        try:
-            # Read-only and quick; views.open must follow within the trigger_id's 3 s.
-            async with deps.db.sessions() as session:
+
+        async def build() -> dict[str, Any]:
+            async with deps.db.sessions() as session:  # read-only and quick
                 step, playbook = await runs.get_step(session, _step_run_id(action))
-            spec = runs.step_spec(playbook.spec, step.step_id)
-            await client.views_open(trigger_id=body.get("trigger_id", ""), view=input_modal(step, spec, who.channel))
-        except (WarroomError, SlackApiError) as error:
-            message = str(error) if isinstance(error, WarroomError) else "I could not open the form in time; try again."
-            async with deps.db.transaction() as session:
-                await reply(session, who, message)
+            return input_modal(step, runs.step_spec(playbook.spec, step.step_id), who.channel)
+
+        await open_modal(deps.db, client, body, who, build)
 
     async def on_link(ack: AsyncAck) -> None:
         await ack()
