@@ -48,6 +48,7 @@ SANDBOX_TOKEN = "xoxb-sandbox"  # noqa: S105 - the offline workspace's fixed tok
 SANDBOX_SIGNING_SECRET = "sandbox-signing-secret"  # noqa: S105 - same
 SANDBOX_WEBHOOK_TOKEN = "sandbox-webhook-token"  # noqa: S105 - same
 SANDBOX_API_TOKEN = "sandbox-api-token"  # noqa: S105 - same
+SANDBOX_PAGERDUTY_SECRET = "sandbox-pagerduty-secret"  # noqa: S105 - same; the sandbox page signs its samples
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ def effective_settings(settings: Settings) -> Settings:
     update: dict[str, object] = {k: SecretStr(v) for k, v in tokens.items() if getattr(settings, k) is None}
     if not settings.incident_announce_channel:
         update["incident_announce_channel"] = "#incidents"  # seeded in every sandbox workspace
+    if not settings.pagerduty_webhook_secret:
+        update["pagerduty_webhook_secret"] = [SecretStr(SANDBOX_PAGERDUTY_SECRET)]
     return settings.model_copy(update=update)
 
 
