@@ -165,7 +165,8 @@
   }
 
   async function closeModal(dialog) {
-    await post("close", { user: state.user, view_id: dialog.dataset.viewId });
+    const answer = await post("close", { user: state.user, view_id: dialog.dataset.viewId });
+    if (answer.ok) say("");
   }
 
   // -- actions ------------------------------------------------------------------------------
