@@ -1,11 +1,9 @@
-"""Sample PagerDuty, Alertmanager and Grafana deliveries, signed as the real senders sign them.
+"""Sample PagerDuty, Alertmanager and Grafana deliveries, signed as the real senders sign them."""
 
-The bodies are real payloads: `samples/pagerduty_incident_triggered.json` is tests/fixtures'
-PagerDuty v3 `incident.triggered` (title and service renamed so a shipped playbook matches),
-`samples/alertmanager_firing.json` is playbooks/examples/db-storage-full.json, and
-`samples/grafana_firing.json` is tests/fixtures' Grafana 11 notification. The resolved variants
-are the same group or incident with the fields the sender changes when it resolves.
-"""
+# The bodies are real payloads: samples/pagerduty_incident_triggered.json is tests/fixtures' PagerDuty v3
+# incident.triggered (title and service renamed so a shipped playbook matches), samples/alertmanager_firing.json
+# is playbooks/examples/db-storage-full.json, and samples/grafana_firing.json is tests/fixtures' Grafana 11
+# notification. The resolved variants are the same incident or group with the fields its sender changes.
 
 import copy
 import hashlib
