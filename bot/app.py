@@ -110,8 +110,13 @@ def create_app(settings: Settings) -> FastAPI:
     postmortems = PostmortemSetup(
         wording=llm.from_settings(settings, model_http),
         template_dir=Path(settings.playbooks_dir) / "templates",
-        # Page links are signed with the Slack signing secret: only someone who saw the link can open it.
-        links=PostmortemLinks(settings.base_url, credentials.signing_secret),
+        # Page links are signed: only someone who saw the link can open it (POSTMORTEM_LINK_SECRET revokes all).
+        links=PostmortemLinks(
+            settings.base_url,
+            settings.postmortem_link_secret.get_secret_value()
+            if settings.postmortem_link_secret
+            else credentials.signing_secret,
+        ),
     )
     context = OpContext(
         postmortems=postmortems,

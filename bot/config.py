@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     # A handoff missed (Warroom was down) by less than this is posted late, with a note; older ones are skipped.
     handoff_grace_seconds: float = Field(default=3600.0, ge=0)
     api_token: SecretStr | None = None
+    # Signs the links to postmortem pages; rotating it revokes every link. Default: the Slack signing secret.
+    postmortem_link_secret: SecretStr | None = None
 
     llm_api_url: str = ""
     llm_api_key: SecretStr | None = None

@@ -35,7 +35,9 @@ class ChatCompletions:
         self.model = model
         self._key = api_key or None
         self.timeout = timeout
-        self.host = urlsplit(self.url).netloc or self.url
+        parts = urlsplit(self.url)
+        # The host alone: a URL's userinfo (`https://key@host/`) must never reach a log line or a draft's note.
+        self.host = (parts.hostname or "the model") + (f":{parts.port}" if parts.port else "")
 
     def __repr__(self) -> str:  # the key stays out of reprs, and so out of tracebacks and logs
         return f"ChatCompletions(url={self.url!r}, model={self.model!r}, timeout={self.timeout})"

@@ -20,10 +20,12 @@ SCOPES: dict[str, set[str]] = {
     "conversations.history": {"channels:history"},
     "conversations.open": {"im:write"},
     "users.lookupByEmail": {"users:read.email"},
+    "users.list": {"users:read"},
     "files_upload_v2": {"files:write"},
     "usergroups_list": {"usergroups:read"},
     "usergroups_users_list": {"usergroups:read"},
     "views_open": set(),  # needs only the trigger_id of an interaction
+    "views_update": set(),  # needs only the view id views.open returned
 }
 # Calls whose target may be a DM or a private channel: reading their history needs these too.
 HISTORY_ELSEWHERE = {"im:history", "groups:history"}

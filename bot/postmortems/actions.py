@@ -14,10 +14,14 @@ from bot.db import insert_ignore
 from bot.outbox import Op, enqueue
 from bot.postmortems.tables import ActionItem, ActionStatus
 
-_OWNER = re.compile(r"<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>|(?<![\w<])@([UW][A-Z0-9]{2,20})\b")
-_DUE = re.compile(r"\b(?:by|due)?\s*([0-9]{4}-[0-9]{2}-[0-9]{2})\b")
+# `<@U123|bob>` (Slack's escaped mention), `@U123`, or `@bob` as typed where Slack leaves text alone
+# (`/incident` and form fields): a handle is kept with its `@` and looked up when the reminder is sent.
+_OWNER = re.compile(r"<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>|(?<![\w<@])@([UW][A-Z0-9]{2,20}|[a-z0-9][a-z0-9._-]{0,79})\b")
+# A due date ends the line ("… by 2026-12-20"): a date in the middle ("move to the 2024-01-01 schema") is text.
+_DUE = re.compile(r"(?:\s+(?:by|due|until))?\s+([0-9]{4}-[0-9]{2}-[0-9]{2})\s*\.?\s*$")
 _BULLET = re.compile(r"^\s*(?:[-*+]\s*(?:\[[ xX]\]\s*)?|[0-9]+[.)]\s*)")
 MAX_ITEMS = 50
+MAX_TEXT = 300  # an action is a sentence; longer text is cut so lists of them stay within Slack's limits
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,10 @@ def parse_item(line: str) -> Parsed | None:
     if not text:
         return None
     owner_match = _OWNER.search(text)
-    owner = (owner_match.group(1) or owner_match.group(2)) if owner_match else None
+    owner = None
+    if owner_match:
+        owner = owner_match.group(1) or owner_match.group(2)
+        owner = owner if re.fullmatch(r"[UW][A-Z0-9]{2,20}", owner) else f"@{owner}"
     due: date | None = None
     due_match = _DUE.search(text)
     if due_match:
@@ -55,20 +62,21 @@ def parse_item(line: str) -> Parsed | None:
     if owner_match:
         text = _OWNER.sub("", text, count=1).strip()
     text = " ".join(text.split()).strip(" ,;:-") or "(no description)"
-    return Parsed(text, owner, due)
+    return Parsed(text[:MAX_TEXT], owner, due)
 
 
 def parse_items(lines: list[str]) -> list[Parsed]:
+    """Items in first-seen order; a later line with the same words wins (the form's owner over the note's)."""
     found: dict[str, Parsed] = {}
     for line in lines:
         item = parse_item(line)
-        if item is not None and item.key not in found:
+        if item is not None:
             found[item.key] = item
     return list(found.values())[:MAX_ITEMS]
 
 
 async def store(session: AsyncSession, postmortem_id: int, incident_id: int, items: list[Parsed]) -> None:
-    """Insert new items and update owner and due date of known ones (matched by their words)."""
+    """Make the stored items what the latest draft lists: new ones added, known ones updated, gone ones dropped."""
     now = utcnow()
     for item in items:
         values = {
@@ -83,11 +91,36 @@ async def store(session: AsyncSession, postmortem_id: int, incident_id: int, ite
             "updated_at": now,
         }
         if await insert_ignore(session, ActionItem, values, conflict=["postmortem_id", "key"]) is None:
+            known = col(ActionItem.postmortem_id) == postmortem_id, col(ActionItem.key) == item.key
+            # A new due date deserves its own reminder.
             await session.execute(
                 update(ActionItem)
-                .where(col(ActionItem.postmortem_id) == postmortem_id, col(ActionItem.key) == item.key)
-                .values(owner=item.owner, due=item.due, updated_at=now)
+                .where(*known, col(ActionItem.due).is_distinct_from(item.due))
+                .values(reminded_at=None)
             )
+            # A dropped or done item stays so: `/incident actions drop` is not undone by a re-draft.
+            await session.execute(
+                update(ActionItem).where(*known).values(owner=item.owner, due=item.due, updated_at=now)
+            )
+    # Removed from the next steps (or corrected): no longer open, so no longer reminded.
+    await session.execute(
+        update(ActionItem)
+        .where(
+            col(ActionItem.postmortem_id) == postmortem_id,
+            col(ActionItem.status) == ActionStatus.OPEN,
+            col(ActionItem.key).not_in([item.key for item in items]),
+        )
+        .values(status=ActionStatus.DROPPED, updated_at=now)
+    )
+
+
+async def set_status(session: AsyncSession, item_id: int, status: ActionStatus) -> ActionItem | None:
+    """`/incident actions done|drop <id>`: None when there is no such item."""
+    found = (await session.execute(select(ActionItem).where(col(ActionItem.id) == item_id))).scalar_one_or_none()
+    if found is not None:
+        found.status, found.updated_at = status, utcnow()
+        session.add(found)
+    return found
 
 
 async def open_items(session: AsyncSession, incident_id: int | None = None) -> list[ActionItem]:

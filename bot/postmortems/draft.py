@@ -78,7 +78,7 @@ def _duration(seconds: float | None) -> str | None:
 
 def context(
     facts: Facts,
-    edits: Mapping[str, str],
+    edits: Mapping[str, Any],
     *,
     version: int,
     review_state: str,
@@ -93,17 +93,21 @@ def context(
         return md_cell(names.get(actor or "", actor or "Warroom"))
 
     i = facts.incident
+    # The model's wording (when one is configured) is below people's edits and the timeline's own answers.
+    found = edits.get("model")
+    model: Mapping[str, str] = found if isinstance(found, Mapping) else {}
     whys = []
     for why in facts.whys:
-        edited = edits.get(f"why_{why.number}")
+        edited = edits.get(f"why_{why.number}") or (None if why.answer else model.get(f"why_{why.number}"))
         if edited:
             whys.append({"number": why.number, "answer": md_line(edited), "cites": [], "question": None})
         else:
             answer = md_line(why.answer) if why.answer else None
             question = md_line(why.question) if why.question else None
             whys.append({"number": why.number, "answer": answer, "cites": list(why.cites), "question": question})
-    summary = edits.get("summary") or _summary(facts)
-    impact = edits.get("impact") or "**Open question:** who was affected, how many, and for how long?"
+    summary = edits.get("summary") or model.get("summary") or _summary(facts)
+    written_impact = edits.get("impact") or model.get("impact")
+    impact = written_impact or "**Open question:** who was affected, how many, and for how long?"
     happened = edits.get("what_happened") or facts.what_happened
     lessons = edits.get("lessons") or "\n".join(f"- {md_line(e.text)}" for e in facts.lessons)
     return {
@@ -118,7 +122,7 @@ def context(
         "version": version,
         "review_state": review_state.replace("_", " "),
         "summary": md_block(summary),
-        "impact": md_block(impact) if edits.get("impact") else impact,
+        "impact": md_block(impact) if written_impact else impact,
         "what_happened": md_block(happened) if happened else "**Open question:** what happened, in a few sentences?",
         "times": {
             "detected": _utc(facts.detected_at),
@@ -215,7 +219,7 @@ def recorded_sections(facts: Facts, action_items: list[dict[str, Any]]) -> dict[
     recorded = {
         "summary": _summary(facts),
         "what_happened": facts.what_happened or "",
-        "lessons": "\n".join(e.text for e in facts.lessons),
+        "lessons": "\n".join(f"- {e.text}" for e in facts.lessons),  # a list, as the draft shows them
         "next_steps": "\n".join(_item_line(item) for item in action_items),
     }
     for why in facts.whys:

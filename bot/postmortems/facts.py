@@ -22,6 +22,7 @@ from bot.playbooks.tables import IncidentPlaybook, StepRun, StepStatus
 MARKERS = {"cause": "cause", "lesson": "lesson", "learned": "lesson", "action": "action", "todo": "action"}
 _MARKER = re.compile(r"^\s*(cause|lesson|learned|action|todo)\s*:\s*", re.IGNORECASE)
 MAX_WHYS = 5
+_PERSON = re.compile(r"[UW][A-Z0-9]{2,20}")  # a Slack user id, as people act; sources act by their name
 
 
 @dataclass(frozen=True)
@@ -159,9 +160,15 @@ async def gather(session: AsyncSession, incident_id: int) -> Facts:
     for (section, text), event in marked:
         if section is not None:
             filed[section].append(Event(event.id, event.at, event.actor, event.kind, text, event.data))
+    # The resolve summary says what happened only when a person wrote it: "Every alert resolved", as an
+    # alert source resolving it writes, would fill the section with a machine line instead of a question.
+    resolved_by = next(
+        (e.actor for e in reversed(events) if e.kind == EventKind.STATUS and e.text.startswith("Resolved")), None
+    )
+    by_person = bool(resolved_by and _PERSON.fullmatch(resolved_by))
     happened = next(
         (e.text for e in reversed(events) if e.kind == EventKind.NOTE and e.data.get("field") == "what_happened"),
-        incident.summary,
+        incident.summary if by_person else None,
     )
     return Facts(
         incident=incident,

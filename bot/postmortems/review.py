@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -17,7 +17,7 @@ from bot.columns import utcnow
 from bot.db import insert_ignore
 from bot.errors import InvalidInput, NotFound
 from bot.incidents import service as incidents
-from bot.incidents.models import EventKind
+from bot.incidents.models import EventKind, TimelineEvent
 from bot.outbox import Op, enqueue
 from bot.postmortems import actions, draft, runbook
 from bot.postmortems.facts import Facts, gather
@@ -110,11 +110,11 @@ async def _add_version(
     template_dir: Path | None,
     state: str,
     note: str | None = None,
+    number: int = 1,
 ) -> PostmortemVersion:
     assert postmortem.id is not None
     facts = await gather(session, postmortem.incident_id)
     await actions.store(session, postmortem.id, postmortem.incident_id, _action_lines(facts, edits))
-    number = postmortem.current_version + 1 if reason != "drafted" else 1
     markdown, template_note = await render_markdown(
         session, postmortem, facts, edits, number=number, state=state, template_dir=template_dir
     )
@@ -133,9 +133,15 @@ async def _add_version(
     return version
 
 
-def _action_lines(facts: Facts, edits: dict[str, str]) -> list[actions.Parsed]:
-    lines = [e.text for e in facts.actions] + (edits.get("next_steps") or "").splitlines()
-    return actions.parse_items(lines)
+def _action_lines(facts: Facts, edits: dict[str, Any]) -> list[actions.Parsed]:
+    """The next steps: as people last wrote them in the form (which starts from every item), else the
+    `action:` notes; so a line removed in the form is dropped, not brought back by its note."""
+    written = edits.get("next_steps")
+    if not written:
+        return actions.parse_items([e.text for e in facts.actions])
+    # Notes recorded after the list was last written are still new items.
+    upto = int(edits.get(NEXT_STEPS_UPTO) or 0)
+    return actions.parse_items(str(written).splitlines() + [e.text for e in facts.actions if e.id > upto])
 
 
 async def ensure_draft(
@@ -161,8 +167,9 @@ async def ensure_draft(
         assert existing is not None
         return existing, False
     postmortem = await get(session, int(new_id))
+    # Warroom's own draft: no author (`by` is who resolved it, on the timeline entry below).
     await _add_version(
-        session, postmortem, {}, author=by, reason="drafted", template_dir=template_dir, state=ReviewState.DRAFT
+        session, postmortem, {}, author=None, reason="drafted", template_dir=template_dir, state=ReviewState.DRAFT
     )
     await incidents.record(
         session,
@@ -191,6 +198,11 @@ async def _bump(session: AsyncSession, postmortem: Postmortem, **values: Any) ->
     return bool(getattr(result, "rowcount", 0))
 
 
+MODEL = "model"  # the edits key holding the model's wording: below people's words and the timeline's answers
+NEXT_STEPS_UPTO = "next_steps_upto"  # the last timeline event when people wrote the next steps
+INTERNAL = frozenset({MODEL, NEXT_STEPS_UPTO})
+
+
 async def save(
     session: AsyncSession,
     postmortem_id: int,
@@ -201,8 +213,13 @@ async def save(
     reason: str = "edited",
     template_dir: Path | None,
     note: str | None = None,
+    model_wording: dict[str, str] | None = None,
 ) -> PostmortemVersion:
-    """A new version with `edits` over the latest ones; refused if a newer version appeared since `based_on`."""
+    """A new version with `edits` over the latest ones; refused if a newer version appeared since `based_on`.
+
+    Any new version of an approved or sent-back postmortem goes (back) to review: an approval
+    is for the text that was approved, never for one saved after it.
+    """
     postmortem = await get(session, postmortem_id)
     if postmortem.current_version != based_on:
         raise InvalidInput(
@@ -215,22 +232,33 @@ async def save(
     too_long = [name for name, text in edits.items() if len(text) > MAX_SECTION]
     if too_long:
         raise InvalidInput(f"{too_long[0]} is longer than {MAX_SECTION} characters; shorten it.")
-    merged = {**(await latest(session, postmortem)).edits, **edits}
-    merged = {name: text for name, text in merged.items() if text and text.strip()}
-    state = ReviewState.IN_REVIEW if postmortem.state == ReviewState.DRAFT else postmortem.state
-    if postmortem.state == ReviewState.APPROVED and reason == "edited":
-        state = ReviewState.IN_REVIEW  # changing an approved text needs approving again
-    version = await _add_version(
-        session, postmortem, merged, author=by, reason=reason, template_dir=template_dir, state=state, note=note
-    )
-    values: dict[str, Any] = {"current_version": version.number, "state": state}
-    if state != postmortem.state and postmortem.state == ReviewState.APPROVED:
-        values |= {"approved_by": None, "approved_at": None}
+    previous = (await latest(session, postmortem)).edits
+    merged: dict[str, Any] = {**previous, **edits}
+    merged = {name: text for name, text in merged.items() if name in INTERNAL or (text and str(text).strip())}
+    if model_wording is not None:
+        merged[MODEL] = dict(model_wording)
+    if "next_steps" in edits:  # remember which `action:` notes this list already took in
+        last = select(func.max(TimelineEvent.id)).where(col(TimelineEvent.incident_id) == postmortem.incident_id)
+        merged[NEXT_STEPS_UPTO] = int((await session.execute(last)).scalar_one_or_none() or 0)
+    state = ReviewState.DRAFT if postmortem.state == ReviewState.DRAFT and reason != "edited" else ReviewState.IN_REVIEW
+    number = postmortem.current_version + 1
+    # The conditional update comes first: of two saves based on the same version, one wins here and
+    # the other is refused, before either writes a version row (whose number they would share).
+    values: dict[str, Any] = {"current_version": number, "state": state, "approved_by": None, "approved_at": None}
     if not await _bump(session, postmortem, **values):
         raise InvalidInput("Someone changed this postmortem at the same moment; open the form again.")
-    await enqueue(
-        session, Op.SYNC_POSTMORTEM, incident_id=postmortem.incident_id, payload={"postmortem_id": postmortem_id}
+    version = await _add_version(
+        session,
+        postmortem,
+        merged,
+        author=by,
+        reason=reason,
+        template_dir=template_dir,
+        state=state,
+        note=note,
+        number=number,
     )
+    await _sync(session, postmortem.incident_id, postmortem_id)
     return version
 
 
@@ -250,12 +278,30 @@ async def regenerate(
     )
 
 
-async def approve(session: AsyncSession, postmortem_id: int, *, by: str) -> Change:
+async def approval_of(session: AsyncSession, postmortem_id: int, number: int) -> str | None:
+    """Who approved version `number` (from the timeline, which keeps every approval)."""
     postmortem = await get(session, postmortem_id)
+    kind = col(TimelineEvent.kind) == EventKind.POSTMORTEM
+    stmt = select(TimelineEvent).where(col(TimelineEvent.incident_id) == postmortem.incident_id, kind)
+    for event in (await session.execute(stmt.order_by(col(TimelineEvent.id).desc()))).scalars():
+        data = event.data or {}
+        if data.get("postmortem") == postmortem_id and data.get("version") == number and data.get("approved_by"):
+            return str(data["approved_by"])
+    return None
+
+
+async def approve(session: AsyncSession, postmortem_id: int, *, by: str, version: int | None = None) -> Change:
+    """Approve `version` (the one the approver saw); refused when a newer one has been saved since."""
+    postmortem = await get(session, postmortem_id)
+    number = version if version is not None else postmortem.current_version
     now = utcnow()
     result = await session.execute(
         update(Postmortem)
-        .where(col(Postmortem.id) == postmortem_id, col(Postmortem.state) != ReviewState.APPROVED)
+        .where(
+            col(Postmortem.id) == postmortem_id,
+            col(Postmortem.state) != ReviewState.APPROVED,
+            col(Postmortem.current_version) == number,
+        )
         .values(
             state=ReviewState.APPROVED,
             approved_by=by,
@@ -265,17 +311,23 @@ async def approve(session: AsyncSession, postmortem_id: int, *, by: str) -> Chan
         )
     )
     if not getattr(result, "rowcount", 0):
-        return Change(postmortem, False)
+        current = await get(session, postmortem_id)
+        if current.state != ReviewState.APPROVED and current.current_version != number:
+            raise InvalidInput(
+                f"Version {current.current_version} was saved after the version {number} you were looking at; "
+                "read it, then approve."
+            )
+        return Change(current, False)
     await incidents.record(
         session,
         postmortem.incident_id,
         EventKind.POSTMORTEM,
-        f"Postmortem version {postmortem.current_version} approved",
+        f"Postmortem version {number} approved",
         actor=by,
-        data={"postmortem": postmortem_id, "version": postmortem.current_version},
+        data={"postmortem": postmortem_id, "version": number, "approved_by": by},
     )
-    payload = {"postmortem_id": postmortem_id}
-    await enqueue(session, Op.SYNC_POSTMORTEM, incident_id=postmortem.incident_id, payload=payload)
+    await _sync(session, postmortem.incident_id, postmortem_id)
+    payload = {"postmortem_id": postmortem_id, "version": number}
     await enqueue(session, Op.UPLOAD_POSTMORTEM, incident_id=postmortem.incident_id, payload=payload)
     return Change(await get(session, postmortem_id), True)
 
@@ -289,7 +341,7 @@ async def request_changes(session: AsyncSession, postmortem_id: int, *, by: str,
     now = utcnow()
     result = await session.execute(
         update(Postmortem)
-        .where(col(Postmortem.id) == postmortem_id, col(Postmortem.state) != ReviewState.CHANGES_REQUESTED)
+        .where(col(Postmortem.id) == postmortem_id)
         .values(
             state=ReviewState.CHANGES_REQUESTED,
             changes_requested_by=by,
@@ -300,8 +352,7 @@ async def request_changes(session: AsyncSession, postmortem_id: int, *, by: str,
             updated_at=now,
         )
     )
-    if not getattr(result, "rowcount", 0):
-        return Change(postmortem, False)
+    changed = bool(getattr(result, "rowcount", 0))
     incident = await incidents.get_by_id(session, postmortem.incident_id)
     await incidents.record(
         session,
@@ -317,4 +368,5 @@ async def request_changes(session: AsyncSession, postmortem_id: int, *, by: str,
         session, Op.SYNC_POSTMORTEM, incident_id=postmortem.incident_id, payload={"postmortem_id": postmortem_id}
     )
     await enqueue(session, Op.NOTIFY_CHANGES, incident_id=postmortem.incident_id, payload=payload)
-    return Change(await get(session, postmortem_id), True)
+    # Every request is told, also a second one with a new reason.
+    return Change(await get(session, postmortem_id), changed)

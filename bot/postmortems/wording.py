@@ -205,6 +205,9 @@ def _cites(value: object, known: set[int]) -> tuple[int, ...] | None:
     return tuple(ids[:MAX_CITES])
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _claim(item: object, known: set[int]) -> Claim | Literal["ignored", "dropped"]:
     """A Claim; `ignored` when the item is no claim at all (no text); `dropped` when its citations fail."""
     if not isinstance(item, dict):
@@ -216,7 +219,9 @@ def _claim(item: object, known: set[int]) -> Claim | Literal["ignored", "dropped
     if cites is None:
         return "dropped"
     # One line: a claim is a sentence in a paragraph, and a line break could start a Markdown heading or list.
-    return Claim(_cut(" ".join(text.split()), MAX_CLAIM_TEXT), cites)
+    # NUL and lone surrogates go: PostgreSQL refuses to store them, which would wedge the save.
+    clean = _UNSTORABLE.sub("", text)
+    return Claim(_cut(" ".join(clean.split()), MAX_CLAIM_TEXT), cites)
 
 
 def _items(value: object) -> list[object]:

@@ -12,12 +12,14 @@ log = structlog.get_logger(__name__)
 
 REMEMBER_SECONDS = 3600.0  # people rarely change email; an hour bounds how long a fix takes to show
 MAX_REMEMBERED = 5000
+MAX_PAGES = 50  # users.list pages of 200: workspaces of up to 10,000 people
 
 
 class MemberDirectory:
     def __init__(self, gateway: SlackGateway, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.gateway, self.clock = gateway, clock
         self._known: dict[str, tuple[float, str | None]] = {}
+        self._handles: tuple[float, dict[str, str]] | None = None
 
     async def user_id(self, member: str, *, strict: bool = True) -> str | None:
         """The user id of `member`; None when Slack has no such user.
@@ -27,6 +29,8 @@ class MemberDirectory:
         """
         if is_user_id(member):
             return member
+        if member.startswith("@"):
+            return await self._by_handle(member[1:], strict=strict)
         known = self._known.get(member)
         if known is not None and self.clock() - known[0] < REMEMBER_SECONDS:
             return known[1]
@@ -48,6 +52,28 @@ class MemberDirectory:
             self._known.clear()
         self._known[member] = (self.clock(), found)
         return found
+
+    async def _by_handle(self, handle: str, *, strict: bool) -> str | None:
+        """`@bob` as typed in a note: the workspace's users by name, listed once an hour."""
+        if self._handles is None or self.clock() - self._handles[0] >= REMEMBER_SECONDS:
+            names: dict[str, str] = {}
+            cursor = ""
+            try:
+                for _ in range(MAX_PAGES):
+                    page = await self.gateway.call("users.list", limit=200, cursor=cursor or None)
+                    for user in page.get("members", []):
+                        if not user.get("deleted") and user.get("name"):
+                            names[str(user["name"]).lower()] = str(user["id"])
+                    cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+                    if not cursor:
+                        break
+            except SlackFailure:
+                if strict:
+                    raise
+                log.warning("member_list_failed")
+                return None
+            self._handles = (self.clock(), names)
+        return self._handles[1].get(handle.lower())
 
     async def mention(self, member: str | None) -> str:
         """`<@U…>` for a known user, else the escaped email; "nobody" for None."""

@@ -18,9 +18,7 @@ from bot.outbox import Op, OutboxRow, enqueue
 from bot.slack.blocks.handoff import incoming_blocks, note_request_blocks, report_blocks, report_text
 from bot.slack.escape import escape
 from bot.slack.gateway import RetryLater, SlackRefused
-from bot.slack.ops import Effect, Handler, OpContext
-
-HANDOFF_EVENT = "warroom_handoff"
+from bot.slack.ops import Effect, Handler, OpContext, post_once
 
 
 async def _mentions(context: OpContext, members: list[str | None]) -> dict[str, str]:
@@ -37,34 +35,13 @@ def _people(report: dict[str, Any]) -> list[str | None]:
     return [report.get("outgoing"), report.get("incoming"), report.get("posted_by"), note.get("author")]
 
 
-async def _find_posted(context: OpContext, channel: str, kind: str, key: int) -> str | None:
-    page = await context.gateway.call("conversations.history", channel=channel, limit=50, include_all_metadata=True)
-    for message in page.get("messages", []):
-        payload = (message.get("metadata") or {}).get("event_payload") or {}
-        if payload.get("kind") == kind and payload.get("key") == key:
-            return str(message["ts"])
-    return None
-
-
-async def _post_once(
-    context: OpContext, row: OutboxRow, channel: str, *, kind: str, key: int, text: str, blocks: list[dict[str, Any]]
-) -> str:
-    if row.attempts > 1:
-        found = await _find_posted(context, channel, kind, key)
-        if found is not None:
-            return found
-    metadata = {"event_type": HANDOFF_EVENT, "event_payload": {"kind": kind, "key": key}}
-    data = await context.gateway.call("chat.postMessage", channel=channel, text=text, blocks=blocks, metadata=metadata)
-    return str(data["ts"])
-
-
 async def post_handoff(row: OutboxRow, context: OpContext) -> Effect:
     report = row.payload
     mentions = await _mentions(context, _people(report))
     blocks = report_blocks(report, lambda m: mentions.get(m or "", "nobody"))
     channel = await context.resolve_channel(str(report["channel"]))
     try:
-        ts = await _post_once(
+        ts = await post_once(
             context,
             row,
             channel,
@@ -88,7 +65,7 @@ async def dm_handoff(row: OutboxRow, context: OpContext) -> Effect:
         return Effect(result={"skipped": f"no Slack user for {report.get('incoming')}"})
     mentions = await _mentions(context, _people(report))
     blocks = incoming_blocks(report, lambda m: mentions.get(m or "", "nobody"))
-    ts = await _post_once(
+    ts = await post_once(
         context, row, channel, kind="handoff_dm", key=int(report["handoff_id"]), text=report_text(report), blocks=blocks
     )
     return Effect(result={"channel": channel, "ts": ts})
@@ -100,7 +77,7 @@ async def ask_handoff_note(row: OutboxRow, context: OpContext) -> Effect:
     if channel is None:
         return Effect(result={"skipped": f"no Slack user for {payload.get('outgoing')}"})
     text = f"Your on-call shift for {payload['schedule']['title']} ends soon: add a handoff note?"
-    ts = await _post_once(
+    ts = await post_once(
         context,
         row,
         channel,

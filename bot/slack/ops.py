@@ -35,6 +35,7 @@ from bot.slack.gateway import RetryLater, SlackFailure, SlackGateway, SlackRefus
 from bot.slack.members import MemberDirectory
 
 CARD_EVENT = "warroom_incident_card"
+POST_EVENT = "warroom_post"  # handoff reports, DMs: posts found again by (kind, key) after a crash
 MAX_NAME_ATTEMPTS = 10
 INVITE_BATCH = 100  # conversations.invite: stay at or under 100 ids per call (PROTOCOLS.md 2.3)
 
@@ -246,6 +247,35 @@ async def upsert_message(
     metadata = {"event_type": CARD_EVENT, "event_payload": {"incident": incident.number, "kind": kind}}
     data = await context.gateway.call("chat.postMessage", channel=channel, text=text, blocks=blocks, metadata=metadata)
     return str(data.get("channel", channel)), str(data["ts"])
+
+
+async def _find_posted(context: OpContext, channel: str, kind: str, key: int) -> str | None:
+    page = await context.gateway.call("conversations.history", channel=channel, limit=50, include_all_metadata=True)
+    for message in page.get("messages", []):
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        if payload.get("kind") == kind and payload.get("key") == key:
+            return str(message["ts"])
+    return None
+
+
+async def post_once(
+    context: OpContext,
+    row: OutboxRow,
+    channel: str,
+    *,
+    kind: str,
+    key: int,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+) -> str:
+    """chat.postMessage tagged with (kind, key); a retry first looks for the post an interrupted try made."""
+    if row.attempts > 1:
+        found = await _find_posted(context, channel, kind, key)
+        if found is not None:
+            return found
+    metadata = {"event_type": POST_EVENT, "event_payload": {"kind": kind, "key": key}}
+    data = await context.gateway.call("chat.postMessage", channel=channel, text=text, blocks=blocks, metadata=metadata)
+    return str(data["ts"])
 
 
 async def sync_card(row: OutboxRow, context: OpContext) -> Effect:

@@ -14,11 +14,11 @@ from bot.outbox import Op, OutboxRow, enqueue
 from bot.postmortems import review, wording
 from bot.postmortems.facts import gather
 from bot.postmortems.setup import PostmortemSetup
-from bot.postmortems.tables import ActionItem, Postmortem
+from bot.postmortems.tables import ActionItem, Postmortem, ReviewState
 from bot.slack.blocks.postmortem import summary_blocks
 from bot.slack.escape import escape, mention, truncate
 from bot.slack.gateway import SlackRefused
-from bot.slack.ops import Effect, Handler, OpContext, channel_of, upsert_message
+from bot.slack.ops import Effect, Handler, OpContext, channel_of, post_once, upsert_message
 
 
 def _setup(context: OpContext) -> PostmortemSetup:
@@ -36,13 +36,22 @@ async def draft_postmortem(row: OutboxRow, context: OpContext) -> Effect:
         postmortem, created = await review.ensure_draft(
             session, incident_id, template_dir=setup.template_dir, by=by if isinstance(by, str) else None
         )
-        if created and setup.wording is not None:
-            await enqueue(session, Op.MODEL_WORDING, incident_id=incident_id, payload={"postmortem_id": postmortem.id})
+        assert postmortem.id is not None
+        if not created and postmortem.state != ReviewState.APPROVED:
+            # Drafted early (`/incident postmortem`): now that it is resolved, draft again with the end in it.
+            await review.regenerate(session, postmortem.id, by=None, template_dir=setup.template_dir)
+        if setup.wording is not None and postmortem.state != ReviewState.APPROVED:
+            # Its own ordering key: a minute-long model call must not hold up the incident's Slack queue.
+            payload = {"postmortem_id": postmortem.id}
+            await enqueue(
+                session, Op.MODEL_WORDING, incident_id=incident_id, payload=payload, ordering_key=f"model:{incident_id}"
+            )
 
     return Effect(result={"incident": incident_id}, apply=apply)
 
 
 async def model_wording(row: OutboxRow, context: OpContext) -> Effect:
+    """Ask the model (no session held meanwhile), then save its wording as a version of its own."""
     assert row.incident_id is not None
     setup = _setup(context)
     if setup.wording is None:  # the model was configured when this was queued, and is not now
@@ -54,20 +63,19 @@ async def model_wording(row: OutboxRow, context: OpContext) -> Effect:
 
     async def apply(session: AsyncSession) -> None:
         postmortem = await review.get(session, postmortem_id)
-        written = (await review.latest(session, postmortem)).edits
-        # What people wrote wins over the model's wording: their edits, and every why somebody answered.
-        answered = {f"why_{why.number}" for why in facts.whys if why.answer}
+        # Stored apart from people's edits: draft.context ranks it below them and below every why
+        # answered on the timeline, also one answered after this (the resolve form, a later /incident why).
         proposed = wording.as_edits(proposal) if proposal else {}
-        edits = {k: v for k, v in proposed.items() if k not in written and k not in answered}
         await review.save(
             session,
             postmortem_id,
-            edits,
+            {},
             by=None,
             based_on=postmortem.current_version,
             reason="model",
             template_dir=setup.template_dir,
             note=note,
+            model_wording=proposed,
         )
 
     return Effect(result={"used": proposal is not None, "note": note}, apply=apply)
@@ -116,23 +124,34 @@ async def upload_postmortem(row: OutboxRow, context: OpContext) -> Effect:
     async with context.db.sessions() as session:
         incident = await service.get_by_id(session, row.incident_id)
         postmortem = await review.get(session, int(row.payload["postmortem_id"]))
-        version = await review.latest(session, postmortem)
+        # The version that was approved, whatever was saved after it (which is then in review again).
+        number = int(row.payload.get("version") or postmortem.current_version)
+        version = next(v for v in await review.versions(session, postmortem.id or 0) if v.number == number)
+        approved = await review.approval_of(session, postmortem.id or 0, number)
     filename = f"postmortem-incident-{incident.number}-v{version.number}.md"
+    if row.attempts > 1 and await _uploaded(context, channel_of(incident), filename):
+        return Effect(result={"file": filename, "found": True})  # an interrupted try had uploaded it
     await context.gateway.call(
         "files_upload_v2",
         channel=channel_of(incident),
         content=version.markdown,
         filename=filename,
         title=f"Postmortem for incident #{incident.number} (version {version.number})",
-        initial_comment=f"Approved by {mention(postmortem.approved_by)}: version {version.number}.",
+        initial_comment=f"Approved by {mention(approved)}: version {version.number}.",
     )
     return Effect(result={"file": filename})
 
 
-async def _dm(context: OpContext, user: str | None, text: str) -> str | None:
+async def _uploaded(context: OpContext, channel: str, filename: str) -> bool:
+    page = await context.gateway.call("conversations.history", channel=channel, limit=50)
+    return any(f.get("name") == filename for m in page.get("messages", []) for f in m.get("files") or [])
+
+
+async def _dm(context: OpContext, row: OutboxRow, user: str | None, *, kind: str, text: str) -> str | None:
     channel = await context.direct_channel(user)
     if channel is not None:
-        await context.gateway.call("chat.postMessage", channel=channel, text=text)
+        # Keyed by the outbox row: a retry after a crash finds the DM instead of sending it twice.
+        await post_once(context, row, channel, kind=kind, key=row.id or 0, text=text)
     return channel
 
 
@@ -147,10 +166,10 @@ async def notify_changes(row: OutboxRow, context: OpContext) -> Effect:
         f"{mention(payload.get('by'))} asked for changes to the postmortem of incident #{incident.number}: "
         f"{reason}\n<{setup.links.url(incident.number)}|Open the draft>"
     )
-    where = await _dm(context, payload.get("to"), text)
+    where = await _dm(context, row, payload.get("to"), kind="changes_requested", text=text)
     if where is None:  # nobody to tell directly: say it in the incident channel
-        await context.gateway.call("chat.postMessage", channel=channel_of(incident), text=text)
         where = channel_of(incident)
+        await post_once(context, row, where, kind="changes_requested", key=row.id or 0, text=text)
     return Effect(result={"channel": where})
 
 
@@ -173,7 +192,7 @@ async def remind_action(row: OutboxRow, context: OpContext) -> Effect:
         f"<{setup.links.url(incident.number)}|Open the postmortem> (version {postmortem.current_version})"
     )
     try:
-        where = await _dm(context, item.owner, text)
+        where = await _dm(context, row, item.owner, kind="action_reminder", text=text)
     except SlackRefused as error:
         if error.error not in {"user_not_found", "cannot_dm_bot", "user_disabled"}:
             raise

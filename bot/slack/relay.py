@@ -134,7 +134,18 @@ class OutboxRelay(Worker):
             reason = f"{type(error).__name__}: {error}"
             await self._reschedule(row, reason, backoff(row.attempts), give_up=row.attempts >= self.max_attempts)
             return
-        await self._finish(row, OutboxStatus.DONE, effect)
+        try:
+            finished = await self._finish(row, OutboxStatus.DONE, effect)
+        except Exception as error:
+            # Slack did its part but recording it failed (a database refusal, a bug in `apply`): the row
+            # stays pending and is retried like a crash, so it can neither vanish nor block its key forever.
+            bound.exception("outbox_finish_failed")
+            reason = f"{type(error).__name__}: {error}"
+            await self._reschedule(row, reason, backoff(row.attempts), give_up=row.attempts >= self.max_attempts)
+            return
+        if not finished:
+            bound.warning("outbox_lease_lost")  # another replica took the row over; it finishes it
+            return
         latency = (utcnow() - row.created_at).total_seconds()
         bound.info("outbox_done", seconds=round(asyncio.get_running_loop().time() - started, 3))
         self._on_done(row, "done", latency)
@@ -160,12 +171,16 @@ class OutboxRelay(Worker):
                 .values(**values)
             )
 
-    async def _finish(self, row: OutboxRow, status: OutboxStatus, effect: Effect, error: str | None = None) -> None:
-        """Mark the row and store what Slack returned in one transaction (PLATFORM.md 6)."""
+    async def _finish(self, row: OutboxRow, status: OutboxStatus, effect: Effect, error: str | None = None) -> bool:
+        """Mark the row and store what Slack returned in one transaction (PLATFORM.md 6).
+
+        Only while this relay still holds the lease: if it ran out and another replica claimed the
+        row, that one finishes it, and the effects are not applied twice. False in that case.
+        """
         async with self.db.transaction() as session:
-            await session.execute(
+            result = await session.execute(
                 update(OutboxRow)
-                .where(col(OutboxRow.id) == row.id)
+                .where(col(OutboxRow.id) == row.id, col(OutboxRow.locked_by) == self.holder)
                 .values(
                     status=status,
                     done_at=utcnow(),
@@ -175,8 +190,11 @@ class OutboxRelay(Worker):
                     result=effect.result,
                 )
             )
+            if not getattr(result, "rowcount", 0):
+                return False
             if effect.apply is not None:
                 await effect.apply(session)
+        return True
 
     async def release(self) -> None:
         """On shutdown: hand unfinished leases back so another replica need not wait them out."""

@@ -37,7 +37,9 @@ def _buttons(message: Message) -> dict[str, dict[str, Any]]:
 
 async def _modal(stack: Stack, user: str, callback_id: str) -> Any:
     async def opened() -> list[Any]:
-        return [v for v in stack.workspace.views.values() if v.user == user and v.view["callback_id"] == callback_id]
+        return [
+            v for v in stack.workspace.views.values() if v.user == user and v.view.get("callback_id") == callback_id
+        ]
 
     return (await wait_for(opened, what=f"the {callback_id} modal"))[-1]
 
@@ -104,17 +106,30 @@ async def test_an_incident_resolved_after_whys_gets_a_draft_that_is_reviewed_and
         ]
         assert ordered == sorted(ordered)
         assert "4. **Open question:**" in text and "Checkout failed for card payments for 25 minutes." in text
-        assert "[event " in text  # every answer cites the timeline event that recorded it
+        for number in (1, 2, 3):  # every answer cites the timeline event that recorded it
+            assert re.search(rf"^{number}\. .+ \(\[event (\d+)\]\(#event-\1\)\)$", text, re.M), number
 
         # Edit: a new version with the impact written in.
         before = _version(_summary(stack, channel))
         edit = _buttons(summary)["Edit"]
         await stack.sender.block_action(BOB, channel, summary.ts, edit["action_id"], value=edit["value"])
         form = await _modal(stack, BOB, "postmortem_edit_modal")
-        submitted = {"impact.0": _text("About 3,000 card payments failed; no data was lost.")}
+        # Slack submits every field as shown; meanwhile someone records why 4 on the timeline.
+        await _command(stack, CAROL, channel, "why Nobody load-tested the new worker count")
+        submitted = {
+            b["block_id"]: _text(b["element"].get("initial_value", ""))
+            for b in form.view["blocks"]
+            if b["type"] == "input"
+        }
+        submitted["impact.0"] = _text("About 3,000 card payments failed; no data was lost.")
         assert (await stack.sender.view_submission(BOB, form.id, submitted)).status_code == 200
         await stack.settled()
-        assert "About 3,000 card payments failed; no data was lost." in await _markdown(stack)
+        text = await _markdown(stack)
+        assert "About 3,000 card payments failed; no data was lost." in text
+        # Only what Bob changed became an edit: the why recorded while the form was open shows, and
+        # the summary still follows the timeline.
+        assert "4. Nobody load-tested the new worker count ([event " in text
+        assert "It was resolved after" in text
         assert _version(_summary(stack, channel)) == before + 1
 
         # Request changes: the commander (Bob acknowledged first) hears about it in a DM.

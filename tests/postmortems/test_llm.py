@@ -295,3 +295,8 @@ def test_settings_make_a_model_only_when_url_and_model_are_set(client: httpx.Asy
     assert model is not None
     assert (model.url, model.model, model.host) == ("http://llm.internal/v1/chat/completions", "m", "llm.internal")
     assert KEY not in repr(model)
+
+
+def test_the_host_in_notes_never_carries_credentials_from_the_url() -> None:
+    client = ChatCompletions(httpx.AsyncClient(), "https://sk-secret@llm.example.com:8443/v1", "m")
+    assert client.host == "llm.example.com:8443"

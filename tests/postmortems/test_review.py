@@ -176,3 +176,87 @@ async def test_action_item_reminders_go_once_across_replicas(db: Database, db_ur
     # The day the second one falls due, it goes too.
     async with db.transaction() as session:
         assert await actions.remind_due(session, today=date(2026, 12, 24), now=now + timedelta(days=23)) == 1
+
+
+async def test_a_version_saved_after_approval_goes_back_to_review_and_the_upload_is_the_approved_one(
+    db: Database,
+) -> None:
+    postmortem_id = await _draft(db, await _incident(db))
+    async with db.transaction() as session:
+        assert (await review.approve(session, postmortem_id, by="U0ALICE", version=1)).changed
+    async with db.transaction() as session:  # e.g. the model's wording arriving a minute later
+        await review.save(
+            session, postmortem_id, {}, by=None, based_on=1, reason="model", template_dir=None, model_wording={}
+        )
+    async with db.sessions() as session:
+        postmortem = await review.get(session, postmortem_id)
+        assert (postmortem.state, postmortem.approved_by, postmortem.current_version) == (
+            ReviewState.IN_REVIEW,
+            None,
+            2,
+        )
+        assert await review.approval_of(session, postmortem_id, 1) == "U0ALICE"
+    uploads = await _ops(db, Op.UPLOAD_POSTMORTEM)
+    assert [u.payload["version"] for u in uploads] == [1]
+
+
+async def test_approving_a_version_someone_has_since_replaced_is_refused(db: Database) -> None:
+    postmortem_id = await _draft(db, await _incident(db))
+    async with db.transaction() as session:
+        await review.save(session, postmortem_id, {"impact": "new words"}, by="U0BOB", based_on=1, template_dir=None)
+    with pytest.raises(InvalidInput, match="Version 2 was saved after the version 1"):
+        async with db.transaction() as session:
+            await review.approve(session, postmortem_id, by="U0ALICE", version=1)
+
+
+async def test_two_saves_from_the_same_version_one_wins_and_the_other_is_told(db: Database, db_url: str) -> None:
+    postmortem_id = await _draft(db, await _incident(db))
+    replicas = [Database(db_url) for _ in range(2)]
+
+    async def save(replica: Database, words: str) -> str:
+        try:
+            async with replica.transaction() as session:
+                await review.save(session, postmortem_id, {"impact": words}, by="U0BOB", based_on=1, template_dir=None)
+        except InvalidInput:
+            return "refused"
+        return "saved"
+
+    try:
+        results = await asyncio.gather(save(replicas[0], "one"), save(replicas[1], "two"))
+    finally:
+        for replica in replicas:
+            await replica.dispose()
+    assert sorted(results) == ["refused", "saved"]  # never an IntegrityError on the version number
+
+
+async def test_every_request_for_changes_is_told_also_a_second_one(db: Database) -> None:
+    postmortem_id = await _draft(db, await _incident(db))
+    for reason in ("Impact is missing", "The timeline of the deploy is missing"):
+        async with db.transaction() as session:
+            await review.request_changes(session, postmortem_id, by="U0CAROL", reason=reason)
+    assert [r.payload["reason"] for r in await _ops(db, Op.NOTIFY_CHANGES)] == [
+        "Impact is missing",
+        "The timeline of the deploy is missing",
+    ]
+
+
+async def test_next_steps_written_in_the_form_win_and_removed_lines_are_dropped(db: Database) -> None:
+    incident_id = await _incident(db, (EventKind.NOTE, "action: <@U0CAROL> add a pool alert by 2026-12-10"))
+    postmortem_id = await _draft(db, incident_id)
+    steps = "<@U0DAVE> add a pool alert by 2027-01-31\n@bob move to the 2024-01-01 schema"
+    async with db.transaction() as session:
+        await review.save(session, postmortem_id, {"next_steps": steps}, by="U0BOB", based_on=1, template_dir=None)
+    async with db.sessions() as session:
+        items = {i.text: (i.owner, i.due, i.status) for i in await review.action_items(session, postmortem_id)}
+    assert items == {
+        "add a pool alert": ("U0DAVE", date(2027, 1, 31), "open"),  # the form's owner and date, not the note's
+        "move to the 2024-01-01 schema": ("@bob", None, "open"),  # a date mid-sentence is no due date
+    }
+    async with db.transaction() as session:
+        await review.save(
+            session, postmortem_id, {"next_steps": "<@U0DAVE> add a pool alert by 2027-01-31"}, by="U0BOB",
+            based_on=2, template_dir=None,
+        )  # fmt: skip
+    async with db.sessions() as session:
+        statuses = {i.text: i.status for i in await review.action_items(session, postmortem_id)}
+    assert statuses == {"add a pool alert": "open", "move to the 2024-01-01 schema": "dropped"}

@@ -422,3 +422,11 @@ async def test_an_answer_with_no_cited_claim_leaves_the_draft_to_warroom() -> No
         "The model was not used (it proposed nothing the timeline supports; "
         "1 claim without a valid citation was dropped); this draft is Warroom's own."
     )
+
+
+def test_characters_a_database_cannot_store_are_removed_from_claims() -> None:
+    facts = facts_of()
+    known = facts.events[0].id
+    text = json.dumps({"summary": [{"text": "bad\u0000 byte \ud800here", "cites": [known]}]})
+    proposal = parse(text, facts)
+    assert [c.text for c in proposal.summary] == ["bad byte here"]

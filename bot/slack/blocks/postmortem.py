@@ -1,5 +1,6 @@
 """Block Kit for postmortems: the summary message with its buttons, and the edit and request-changes modals."""
 
+import hashlib
 from typing import Any
 
 from bot.postmortems.draft import SECTIONS
@@ -86,8 +87,34 @@ def parts(text: str) -> list[str]:
     return found
 
 
+def fingerprint(text: str) -> str:
+    return hashlib.sha256(text.strip().encode()).hexdigest()[:10]
+
+
+def loading_modal(title: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title[:24]},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Loading…"}}],
+    }
+
+
+def notice_modal(title: str, text: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title[:24]},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+    }
+
+
 def edit_modal(postmortem_id: int, based_on: int, current: dict[str, str], channel: str | None) -> dict[str, Any]:
-    """Each section as a multi-line input, pre-filled; a long one is split over several inputs."""
+    """Each section as a multi-line input, pre-filled; a long one is split over several inputs.
+
+    `private_metadata` carries a fingerprint of each text shown, so a save counts as an edit
+    only what the person changed, never what the timeline added while the form was open.
+    """
     blocks: list[dict[str, Any]] = [
         {
             "type": "context",
@@ -99,9 +126,17 @@ def edit_modal(postmortem_id: int, based_on: int, current: dict[str, str], chann
             ],
         }
     ]
+    shown: list[str] = []
     for name in SECTIONS:
-        texts = parts(current.get(name, "")) or [""]
-        for position, text in enumerate(texts):
+        text = current.get(name, "")
+        if len(text) > PARTS_MAX * INPUT_MAX:
+            # Cutting it to fit would save the cut text: leave it out of the form, untouched.
+            note = f"*{LABELS[name]}* is {len(text):,} characters, longer than this form holds; it is kept as it is."
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+            continue
+        shown.append(f"{name}={fingerprint(text)}")
+        texts = parts(text) or [""]
+        for position, piece in enumerate(texts):
             label = LABELS[name] + (f" (part {position + 1} of {len(texts)})" if len(texts) > 1 else "")
             element: dict[str, Any] = {
                 "type": "plain_text_input",
@@ -109,8 +144,8 @@ def edit_modal(postmortem_id: int, based_on: int, current: dict[str, str], chann
                 "multiline": True,
                 "max_length": INPUT_MAX,
             }
-            if text:
-                element["initial_value"] = text
+            if piece:
+                element["initial_value"] = piece
             blocks.append(
                 {
                     "type": "input",
@@ -123,7 +158,7 @@ def edit_modal(postmortem_id: int, based_on: int, current: dict[str, str], chann
     return {
         "type": "modal",
         "callback_id": PostmortemView.EDIT,
-        "private_metadata": f"{postmortem_id}:{based_on}:{channel or ''}",
+        "private_metadata": f"{postmortem_id}:{based_on}:{channel or ''}:{','.join(shown)}",
         "title": {"type": "plain_text", "text": "Edit postmortem"},
         "submit": {"type": "plain_text", "text": "Save version"},
         "close": {"type": "plain_text", "text": "Cancel"},

@@ -12,7 +12,7 @@ from bot.incidents import service
 from bot.incidents.service import Transition
 from bot.slack.ids import ActionId
 from bot.slack.listeners.boundary import Requester, SlackDeps, guarded
-from bot.slack.listeners.postmortem import open_whys_form
+from bot.slack.listeners.postmortem import WhysForm
 
 
 def _incident_id(action: dict[str, Any]) -> int:
@@ -47,9 +47,12 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             # A second click, or someone else was faster: say so instead of doing it twice.
             return f"Incident *#{result.incident.number}* is already {result.incident.status}."
 
+        form = WhysForm(client, deps, who.channel) if action_id is ActionId.RESOLVE else None
+        if form is not None:
+            await form.open(str(body.get("trigger_id") or ""))
         await guarded(deps.db, who, work)
-        if resolved:  # only the click that resolved it asks what happened
-            await open_whys_form(client, str(body.get("trigger_id") or ""), deps, resolved[0], who.channel)
+        if form is not None:  # only the click that resolved it gets the questions
+            await form.fill(resolved[0] if resolved else None)
 
     for action_id in BUTTONS:
         app.action(action_id)(on_button)

@@ -114,14 +114,24 @@ async def open_modal(
     body: dict[str, Any],
     to: Requester,
     build: Callable[[], Awaitable[dict[str, Any]]],
+    *,
+    loading: dict[str, Any] | None = None,
 ) -> None:
     """views.open straight after the ack (the trigger_id dies 3 s after Slack sent it); a failure is told to `to`.
+
+    With `loading`, that view opens first and the built one replaces it (views.update has no deadline).
 
     `build` may do one quick read; a WarroomError it raises (an unknown step, say) is the reply.
     """
     try:
-        view = await build()
-        await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
+        if loading is None:
+            view = await build()
+            await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
+        else:
+            # Open at once, then fill in: building may take longer than the trigger_id lives.
+            opened = await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=loading)
+            view = await build()
+            await client.views_update(view_id=str(opened["view"]["id"]), view=view)
     except (WarroomError, SlackApiError) as error:
         message = str(error) if isinstance(error, WarroomError) else "I could not open the form in time; try again."
         async with db.transaction() as session:

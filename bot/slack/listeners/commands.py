@@ -19,10 +19,11 @@ from bot.incidents.models import EventKind, Incident, Status, TimelineEvent
 from bot.playbooks import runs
 from bot.playbooks.matcher import matching
 from bot.postmortems import actions, review
+from bot.postmortems.tables import ActionStatus
 from bot.slack.blocks.replies import HELP, declare_modal, list_text, status_text, timeline_text
 from bot.slack.escape import escape, mention
 from bot.slack.listeners.boundary import Requester, SlackDeps, guarded
-from bot.slack.listeners.postmortem import open_whys_form
+from bot.slack.listeners.postmortem import WhysForm
 from bot.slack.listeners.targets import target_incident
 
 log = structlog.get_logger(__name__)
@@ -166,7 +167,16 @@ async def _postmortem(session: AsyncSession, cmd: Command) -> str:
 
 
 async def _actions(session: AsyncSession, cmd: Command) -> str:
-    """`actions`: open action items of this incident (in its channel), else of every incident."""
+    """`actions`: open action items of this incident (in its channel), else of every incident;
+    `actions done <id>` / `actions drop <id>` close one."""
+    if cmd.args and cmd.args[0] in {"done", "drop"}:
+        if len(cmd.args) != 2 or not cmd.args[1].isdigit():
+            raise InvalidInput("Say which item: `/incident actions done 12` (ids are in `/incident actions`).")
+        status = ActionStatus.DONE if cmd.args[0] == "done" else ActionStatus.DROPPED
+        item = await actions.set_status(session, int(cmd.args[1]), status)
+        if item is None:
+            raise InvalidInput(f"There is no action item {cmd.args[1]}.")
+        return f"Action item {item.id} ({escape(item.text)}) is {status}."
     incident = await service.find_by_channel(session, cmd.who.channel) if cmd.who.channel else None
     if incident is None and cmd.args:
         incident, _ = await target_incident(session, cmd.who.channel, cmd.args)
@@ -180,7 +190,7 @@ async def _actions(session: AsyncSession, cmd: Command) -> str:
         for row in (await session.execute(select(Incident).where(col(Incident.id).in_(list(numbers))))).scalars()
     }
     lines = [
-        f"• #{by_incident.get(i.incident_id, '?')} {escape(i.text)}"
+        f"• `{i.id}` #{by_incident.get(i.incident_id, '?')} {escape(i.text)}"
         + (f" · {mention(i.owner)}" if i.owner else " · no owner")
         + (f" · due {i.due.isoformat()}" if i.due else "")
         for i in items[:40]
@@ -233,9 +243,12 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             return
         cmd = Command(deps=deps, who=who, args=rest.split(), rest=rest.strip())
         handler = HANDLERS.get(sub, _unknown)
+        form = WhysForm(client, deps, who.channel) if sub == "resolve" else None
+        if form is not None:
+            await form.open(str(body.get("trigger_id") or ""))
         await guarded(deps.db, who, lambda session: handler(session, cmd))
-        if sub == "resolve" and cmd.resolved:  # only the command that resolved it asks what happened
-            await open_whys_form(client, str(body.get("trigger_id") or ""), deps, cmd.resolved[0], who.channel)
+        if form is not None:  # only the command that resolved it gets the questions
+            await form.fill(cmd.resolved[0] if cmd.resolved else None)
 
 
 async def _open_declare_modal(client: AsyncWebClient, body: dict[str, Any], deps: SlackDeps, who: Requester) -> None:

@@ -15,9 +15,18 @@ from bot.postmortems import review
 from bot.postmortems.draft import recorded_sections
 from bot.postmortems.facts import gather
 from bot.postmortems.setup import PostmortemSetup
-from bot.slack.blocks.postmortem import changes_modal, edit_modal, edited_sections, whys_modal
+from bot.postmortems.tables import ActionStatus
+from bot.slack.blocks.postmortem import (
+    changes_modal,
+    edit_modal,
+    edited_sections,
+    fingerprint,
+    loading_modal,
+    notice_modal,
+    whys_modal,
+)
 from bot.slack.ids import CHANGES_FIELD, PostmortemAction, PostmortemView
-from bot.slack.listeners.boundary import Requester, SlackDeps, guarded, open_modal, reply
+from bot.slack.listeners.boundary import Requester, SlackDeps, guarded, open_modal
 
 log = structlog.get_logger(__name__)
 
@@ -34,25 +43,52 @@ async def current_sections(session: AsyncSession, postmortem_id: int) -> tuple[i
     postmortem = await review.get(session, postmortem_id)
     version = await review.latest(session, postmortem)
     facts = await gather(session, postmortem.incident_id)
-    items = [
-        {"text": i.text, "owner": i.owner, "due": i.due} for i in await review.action_items(session, postmortem_id)
-    ]
+    stored = await review.action_items(session, postmortem_id)
+    items = [{"text": i.text, "owner": i.owner, "due": i.due} for i in stored if i.status == ActionStatus.OPEN]
     recorded = recorded_sections(facts, items)
-    return version.number, {**recorded, **version.edits}, recorded
+    # What the draft shows: people's edits, else the timeline, else the model's wording where nobody answered.
+    model = version.edits.get(review.MODEL) or {}
+    # (the summary the timeline gives is a placeholder line: the model's wording goes before it, as in the draft)
+    worded = (
+        {k: v for k, v in model.items() if k == "summary" or not recorded.get(k)} if isinstance(model, dict) else {}
+    )
+    people = {k: v for k, v in version.edits.items() if k not in review.INTERNAL}
+    return version.number, {**recorded, **worded, **people}, recorded
 
 
-async def open_whys_form(
-    client: AsyncWebClient, trigger_id: str, deps: SlackDeps, incident_id: int, channel: str | None
-) -> None:
-    """After a resolve: ask what happened and why, pre-filled with what was recorded (best effort: 3 s trigger)."""
-    try:
-        async with deps.db.sessions() as session:
-            incident = await incidents.get_by_id(session, incident_id)
-            recorded = recorded_sections(await gather(session, incident_id), [])
-        await client.views_open(trigger_id=trigger_id, view=whys_modal(incident_id, incident.number, recorded, channel))
-    except (WarroomError, SlackApiError) as error:
-        # The resolve itself succeeded; the answers can still be given with /incident why.
-        log.info("whys_form_not_opened", incident=incident_id, error=str(error))
+class WhysForm:
+    """The resolve form, opened the moment Resolve is pressed and filled in once the incident is resolved.
+
+    Opening comes first because the trigger_id dies 3 s after the click, and resolving (one write)
+    plus gathering the timeline for the pre-fill may take longer under load.
+    """
+
+    def __init__(self, client: AsyncWebClient, deps: SlackDeps, channel: str | None) -> None:
+        self.client, self.deps, self.channel = client, deps, channel
+        self.view_id: str | None = None
+
+    async def open(self, trigger_id: str) -> None:
+        try:
+            opened = await self.client.views_open(trigger_id=trigger_id, view=loading_modal("What happened?"))
+            self.view_id = str(opened["view"]["id"])
+        except SlackApiError as error:
+            # The resolve goes ahead; the answers can still be given with /incident why.
+            log.warning("whys_form_not_opened", error=str(error.response.get("error")))
+
+    async def fill(self, incident_id: int | None) -> None:
+        if self.view_id is None:
+            return
+        try:
+            if incident_id is None:
+                view = notice_modal("What happened?", "Nothing was resolved by this; see the reply in Slack.")
+            else:
+                async with self.deps.db.sessions() as session:
+                    incident = await incidents.get_by_id(session, incident_id)
+                    recorded = recorded_sections(await gather(session, incident_id), [])
+                view = whys_modal(incident_id, incident.number, recorded, self.channel)
+            await self.client.views_update(view_id=self.view_id, view=view)
+        except (WarroomError, SlackApiError) as error:
+            log.warning("whys_form_not_filled", incident=incident_id, error=str(error))
 
 
 async def record_answers(session: AsyncSession, incident_id: int, answers: dict[str, str], *, by: str) -> int:
@@ -91,11 +127,11 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 
         async def build() -> dict[str, Any]:
             postmortem_id = _postmortem_id(action)
-            async with deps.db.sessions() as session:  # read-only and quick
+            async with deps.db.sessions() as session:  # gathers the whole timeline: after the modal is open
                 number, shown, _ = await current_sections(session, postmortem_id)
             return edit_modal(postmortem_id, number, shown, who.channel)
 
-        await open_modal(deps.db, client, body, who, build)
+        await open_modal(deps.db, client, body, who, build, loading=loading_modal("Edit postmortem"))
 
     @app.action(PostmortemAction.APPROVE)
     async def on_approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -103,7 +139,11 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         who = Requester.from_body(body)
 
         async def work(session: AsyncSession) -> str | None:
-            change = await review.approve(session, _postmortem_id(action), by=who.user)
+            postmortem_text, _, version_text = str(action.get("value") or "").partition(":")
+            if not postmortem_text.isdigit():
+                raise InvalidInput("This button does not name a postmortem.")
+            version = int(version_text) if version_text.isdigit() else None
+            change = await review.approve(session, int(postmortem_text), by=who.user, version=version)
             return None if change.changed else "This postmortem is already approved."
 
         await guarded(deps.db, who, work)
@@ -135,30 +175,38 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 
     @app.view(PostmortemView.EDIT)
     async def on_edit_saved(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        postmortem_id, based_on, channel = _edit_metadata(view)
+        postmortem_id, based_on, channel, shown = _edit_metadata(view)
         user = str((body.get("user") or {}).get("id") or "")
         submitted = edited_sections((view.get("state") or {}).get("values") or {})
-        try:
-            async with deps.db.transaction() as session:
-                _, _, recorded = await current_sections(session, postmortem_id)
-                previous = (await review.latest(session, await review.get(session, postmortem_id))).edits
-                # Only what differs from the timeline is an edit: an untouched field keeps following it.
-                edits = {
-                    name: text.strip() if text.strip() != recorded.get(name, "").strip() else ""
-                    for name, text in submitted.items()
-                    if text.strip() != recorded.get(name, "").strip() or name in previous
-                }
-                version = await review.save(
-                    session, postmortem_id, edits, by=user, based_on=based_on, template_dir=setup().template_dir
+        # An edit is what the person changed in the form; a field left as shown keeps following the
+        # timeline (or keeps its earlier edit), whatever was recorded while the form was open.
+        edits = {name: text.strip() for name, text in submitted.items() if fingerprint(text) != shown.get(name)}
+        async with deps.db.sessions() as session:  # a quick check, so a stale form is told while still open
+            current = await review.get(session, postmortem_id) if postmortem_id else None
+        if current is None or current.current_version != based_on:
+            message = (
+                "This postmortem is unknown."
+                if current is None
+                else (
+                    f"Version {current.current_version} was saved while you edited version {based_on}; "
+                    "copy your text, close this form and open Edit again."
                 )
-        except InvalidInput as error:
+            )
             first = next(iter(submitted), "summary")
-            await ack(response_action="errors", errors={f"{first}.0": str(error)[:150]})
+            await ack(response_action="errors", errors={f"{first}.0": message[:150]})
             return
-        await ack()
-        async with deps.db.transaction() as session:
-            who = Requester(user=user, channel=channel, response_url=None)
-            await reply(session, who, f"Saved version {version.number} of the postmortem.")
+        await ack()  # the save renders the whole draft: too slow to keep Slack's 3 s waiting
+        who = Requester(user=user, channel=channel, response_url=None)
+
+        async def work(session: AsyncSession) -> str:
+            if not edits:
+                return "Nothing changed, so no new version was saved."
+            version = await review.save(
+                session, postmortem_id, edits, by=user, based_on=based_on, template_dir=setup().template_dir
+            )
+            return f"Saved version {version.number} of the postmortem."
+
+        await guarded(deps.db, who, work)
 
     @app.view(PostmortemView.WHYS)
     async def on_whys_saved(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -205,8 +253,10 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         await guarded(deps.db, who, work)
 
 
-def _edit_metadata(view: dict[str, Any]) -> tuple[int, int, str | None]:
-    parts = str(view.get("private_metadata") or "").split(":")
+def _edit_metadata(view: dict[str, Any]) -> tuple[int, int, str | None, dict[str, str]]:
+    """(postmortem id, version the form showed, channel, section -> fingerprint of the text shown)."""
+    parts = str(view.get("private_metadata") or "").split(":", 3)
     numbers = [int(p) if p.isdigit() else 0 for p in parts[:2]] + [0, 0]
     channel = parts[2] if len(parts) > 2 and parts[2] else None
-    return numbers[0], numbers[1], channel
+    pairs = (item.partition("=") for item in (parts[3].split(",") if len(parts) > 3 and parts[3] else []))
+    return numbers[0], numbers[1], channel, {name: value for name, _, value in pairs}
