@@ -4,6 +4,7 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 from sqlmodel import col
 
@@ -14,8 +15,9 @@ from bot.columns import utcnow
 from bot.db import Database
 from bot.incidents.models import Incident
 from bot.outbox import Op, OutboxRow, OutboxStatus, enqueue
+from bot.slack import relay as relay_module
 from bot.slack.gateway import SlackGateway
-from bot.slack.ops import OpContext
+from bot.slack.ops import Effect, OpContext
 from bot.slack.relay import OutboxRelay
 
 
@@ -95,3 +97,51 @@ async def test_a_delivery_abandoned_mid_processing_is_processed_after_its_lease(
     assert rows["k2"].status == DeliveryStatus.FAILED and "alerts" in (rows["k2"].error or "")
     assert [i.title for i in incidents] == ["Queue backlog"]
     assert await processor.run_once() == 0
+
+
+async def _row(db: Database, row_id: int) -> OutboxRow:
+    async with db.sessions() as session:
+        return (await session.execute(select(OutboxRow).where(col(OutboxRow.id) == row_id))).scalar_one()
+
+
+async def test_a_failure_recording_the_result_leaves_the_row_to_retry_not_stuck(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _queue(db)
+    relay = _relay(db)
+    head = (await relay.claim(10))[0]
+
+    async def boom(session: object) -> None:
+        raise ValueError("the database refused the result")
+
+    async def sent(row: OutboxRow, context: OpContext) -> Effect:
+        return Effect(result={"ts": "1.0"}, apply=boom)
+
+    monkeypatch.setattr(relay_module, "execute", sent)
+    await relay._deliver(head)
+    after = await _row(db, head.id or 0)
+    assert (after.status, after.locked_by) == (OutboxStatus.PENDING, None)
+    assert "the database refused the result" in (after.last_error or "")
+
+
+async def test_a_relay_whose_lease_was_taken_over_does_not_apply_its_result(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _queue(db)
+    slow, survivor = _relay(db), _relay(db)
+    head = (await slow.claim(10))[0]
+    async with db.transaction() as session:  # the slow one's lease runs out and another replica claims it
+        await session.execute(update(OutboxRow).values(locked_until=utcnow() - timedelta(seconds=1)))
+    assert head.id in [r.id for r in await survivor.claim(10)]
+    applied: list[str] = []
+
+    async def record(session: object) -> None:
+        applied.append("applied")
+
+    async def sent(row: OutboxRow, context: OpContext) -> Effect:
+        return Effect(apply=record)
+
+    monkeypatch.setattr(relay_module, "execute", sent)
+    await slow._deliver(head)
+    assert applied == []  # the survivor finishes it, once
+    assert (await _row(db, head.id or 0)).locked_by == survivor.holder
