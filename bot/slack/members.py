@@ -1,5 +1,6 @@
 """Schedule members (emails or user ids) as Slack users: looked up once, remembered for an hour."""
 
+import re
 import time
 from collections.abc import Callable
 
@@ -12,6 +13,7 @@ log = structlog.get_logger(__name__)
 
 REMEMBER_SECONDS = 3600.0  # people rarely change email; an hour bounds how long a fix takes to show
 MAX_REMEMBERED = 5000
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 MAX_PAGES = 50  # users.list pages of 200: workspaces of up to 10,000 people
 
 
@@ -31,6 +33,8 @@ class MemberDirectory:
             return member
         if member.startswith("@"):
             return await self._by_handle(member[1:], strict=strict)
+        if not _EMAIL.fullmatch(member):
+            return None  # a name (a PagerDuty user without an email, say): nothing Slack can look up
         known = self._known.get(member)
         if known is not None and self.clock() - known[0] < REMEMBER_SECONDS:
             return known[1]
