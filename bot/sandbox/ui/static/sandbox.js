@@ -15,6 +15,7 @@
   const shown = { channels: null, header: null, messages: null };
   let timer = null;
   let polling = false;
+  let forceNext = false;
 
   const $ = (id) => document.getElementById(id);
 
@@ -54,21 +55,31 @@
   }
 
   async function poll(force) {
+    // A forced redraw asked for while a poll is on its way is kept for the next one, not lost.
+    if (force === true) forceNext = true;
     if (polling) return schedule(pollMs);
     polling = true;
+    const asked = { user: state.user, channel: state.channel };
+    const forced = forceNext;
+    forceNext = false;
     try {
       const query = new URLSearchParams({
-        user: state.user,
-        channel: state.channel,
-        version: force === true ? -1 : state.version,
+        user: asked.user,
+        channel: asked.channel,
+        version: forced ? -1 : state.version,
       });
       const response = await fetch(`${base}/ui/poll?${query}`, { cache: "no-store" });
-      if (response.ok) apply(await response.json());
+      if (!response.ok) return;
+      const data = await response.json();
+      // The person or channel changed while this was on its way: its answer is for the old choice.
+      if (asked.user !== state.user || asked.channel !== state.channel) forceNext = true;
+      else apply(data);
     } catch (_) {
       // the server restarting: keep polling, the next answer redraws everything
+      if (forced) forceNext = true;
     } finally {
       polling = false;
-      schedule(pollMs);
+      schedule(forceNext ? 0 : pollMs);
     }
   }
 
