@@ -19,7 +19,7 @@ from bot.columns import utcnow
 from bot.db import Database
 from bot.oncall import handoffs
 from bot.oncall.directory import OncallDirectory
-from bot.oncall.rotation import next_handoff
+from bot.oncall.rotation import Boundary, next_handoff
 from bot.oncall.schema import Schedule
 from bot.playbooks.registry import PlaybookRegistry, Snapshot
 
@@ -46,6 +46,8 @@ class HandoffEngine:
         self.directory = directory
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scheduled: set[str] = set()
+        # Keyed by the loaded schedule object (a reload makes new ones), holding it so the id stays unique.
+        self._next_cache: dict[int, tuple[Schedule, Boundary | None, datetime]] = {}
 
     def start(self) -> None:
         """Call on the event loop after the first registry load and before the scheduler starts."""
@@ -76,8 +78,21 @@ class HandoffEngine:
                 self.scheduler.remove_job(job_id)
         self._scheduled = wanted
 
+    def _next(self, schedule: Schedule, now: datetime) -> Boundary | None:
+        """next_handoff, remembered per loaded schedule: a rotation with nobody to hand over to would
+        otherwise be searched a year ahead on every 30 s sweep."""
+        cached = self._next_cache.get(id(schedule))
+        if cached is not None and cached[0] is schedule:
+            _, found, asked = cached
+            # "None within a year" is looked at again daily (a rotation may start later); a boundary until it passes.
+            if (found.at > now) if found is not None else (now - asked < timedelta(days=1)):
+                return found
+        found = next_handoff(schedule, now)
+        self._next_cache[id(schedule)] = (schedule, found, now)
+        return found
+
     def _schedule_jobs(self, schedule: Schedule, now: datetime) -> set[str]:
-        boundary = next_handoff(schedule, now)
+        boundary = self._next(schedule, now)
         if boundary is None:
             return set()
         jobs = {BOUNDARY_JOB.format(schedule.id)}
@@ -116,7 +131,7 @@ class HandoffEngine:
         if schedule is None:
             return
         try:
-            boundary = next_handoff(schedule, self.clock())
+            boundary = self._next(schedule, self.clock())
             if boundary is None or boundary.at - self.clock() > schedule.note_lead:
                 return
             namer = self._namer(schedule)
