@@ -67,6 +67,8 @@ class HandoffEngine:
         """One boundary job and one note job per schedule, at their next instants; stale jobs removed."""
         wanted: set[str] = set()
         now = self.clock()
+        live = {id(schedule) for schedule in snapshot.schedules.values()}
+        self._next_cache = {key: value for key, value in self._next_cache.items() if key in live}
         for schedule in snapshot.schedules.values():
             try:
                 wanted |= self._schedule_jobs(schedule, now)
