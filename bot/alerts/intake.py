@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.alerts.models import Delivery, DeliveryStatus
 from bot.db import Database, insert_ignore_many
 from bot.errors import WarroomError
+from bot.lanes import Lane
 
 log = structlog.get_logger(__name__)
 
@@ -270,7 +271,7 @@ class DeliveryWriter:
         stopping: bool | None = None  # None until the queue has been drained into the batch
         groups: set[Group] = set()
         try:
-            async with self.db.transaction() as session:
+            async with self.db.transaction(Lane.INTAKE) as session:
                 # The connection is shared (one on SQLite) and often busy: whatever arrives while
                 # waiting for it joins this batch, instead of waiting for it again afterwards.
                 await session.connection()

@@ -22,6 +22,7 @@ from sqlmodel import col
 
 from bot.columns import utcnow
 from bot.db import Database
+from bot.lanes import Lane
 from bot.outbox import OutboxRow, OutboxStatus
 from bot.slack.gateway import RetryLater, SlackFailure, SlackRefused
 from bot.slack.ops import Effect, OpContext, execute
@@ -61,6 +62,7 @@ class OutboxRelay(Worker):
         self._on_done = on_done or (lambda row, outcome, seconds: None)
 
     async def run_once(self) -> int:
+        await self.db.intake_quiet()  # Slack can wait a moment; a webhook sender waits for its 202
         rows = await self.claim(self.concurrency)
         if rows:
             await asyncio.gather(*(self._deliver(row) for row in rows))
@@ -85,7 +87,7 @@ class OutboxRelay(Worker):
             .order_by(col(OutboxRow.id))
             .limit(limit)
         )
-        async with self.db.transaction() as session:
+        async with self.db.transaction(Lane.BACKGROUND) as session:
             if session.bind is not None and session.bind.dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
             ids = list((await session.execute(due)).scalars())
@@ -152,7 +154,7 @@ class OutboxRelay(Worker):
             values["status"] = OutboxStatus.DEAD
             log.error("outbox_gave_up", outbox=row.id, op=row.op, attempts=row.attempts, reason=reason)
             self._on_done(row, "dead", 0.0)
-        async with self.db.transaction() as session:
+        async with self.db.transaction(Lane.BACKGROUND) as session:
             await session.execute(
                 update(OutboxRow)
                 .where(col(OutboxRow.id) == row.id, col(OutboxRow.locked_by) == self.holder)
@@ -161,7 +163,7 @@ class OutboxRelay(Worker):
 
     async def _finish(self, row: OutboxRow, status: OutboxStatus, effect: Effect, error: str | None = None) -> None:
         """Mark the row and store what Slack returned in one transaction (PLATFORM.md 6)."""
-        async with self.db.transaction() as session:
+        async with self.db.transaction(Lane.BACKGROUND) as session:
             await session.execute(
                 update(OutboxRow)
                 .where(col(OutboxRow.id) == row.id)
@@ -179,7 +181,7 @@ class OutboxRelay(Worker):
 
     async def release(self) -> None:
         """On shutdown: hand unfinished leases back so another replica need not wait them out."""
-        async with self.db.transaction() as session:
+        async with self.db.transaction(Lane.BACKGROUND) as session:
             await session.execute(
                 update(OutboxRow)
                 .where(col(OutboxRow.locked_by) == self.holder, col(OutboxRow.status) == OutboxStatus.PENDING)
