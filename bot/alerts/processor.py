@@ -2,13 +2,13 @@
 
 Deliveries are claimed with a lease (so a crashed replica's work is picked up again) and applied
 in id order, several to a transaction: each transaction costs a `BEGIN IMMEDIATE`, a commit and a
-connection round trip, and one `UPDATE` marks them all. The batch commits early when a webhook
-waits for the connection (`Database.intake_waiting`), and the processor waits while intake is busy
-(`Database.intake_quiet`): a 202 is what a sender waits for, an incident card can wait a moment.
-A delivery that cannot be parsed is marked failed with the reason. One that hits an unexpected
-error rolls its batch back; the batch is then applied one delivery per transaction, so only that
-delivery is retried a few times and then failed. Nothing is ever deleted: `delivery` keeps the raw
-body for inspection and replay.
+connection round trip, and one `UPDATE` marks them all. A batch commits early when a webhook waits
+for the connection (`Database.intake_waiting`), and after 0.1 s in any case. Between batches the
+processor waits while intake is busy (`Database.intake_quiet`): a 202 is what a sender waits for,
+an incident card can wait a moment. A delivery that cannot be parsed is marked failed with the
+reason. One that hits an unexpected error rolls its batch back; the batch is then applied one
+delivery per transaction, so only that delivery is retried a few times and then failed. Nothing
+is ever deleted: `delivery` keeps the raw body for inspection and replay.
 """
 
 import asyncio
@@ -75,6 +75,7 @@ class DeliveryProcessor(Worker):
         on_processed: Callable[[str, str, Outcome | None], None] | None = None,
         batch_size: int = 50,
         per_transaction: int = 50,
+        transaction_seconds: float = 0.1,
         lease_seconds: float = 60.0,
     ) -> None:
         super().__init__()
@@ -82,6 +83,9 @@ class DeliveryProcessor(Worker):
         self.policy = policy
         self.batch_size = batch_size
         self.per_transaction = per_transaction
+        # A batch commits once it has run this long: its incidents reach Slack no later than that,
+        # and other work waiting for the connection (the relay, people's clicks) waits no longer.
+        self.transaction_seconds = transaction_seconds
         self.lease = timedelta(seconds=lease_seconds)
         self._on_processed = on_processed or (lambda source, outcome, result: None)
 
@@ -98,17 +102,20 @@ class DeliveryProcessor(Worker):
     async def _apply_batch(self, rows: Sequence[Any]) -> int:
         """Apply deliveries from the head of `rows` in one transaction; returns how many were settled.
 
-        Stops after the delivery in progress when a webhook waits for the connection. If anything
+        Stops after the delivery in progress when a webhook waits for the connection or the batch
+        has run for `transaction_seconds`. If anything
         fails, the transaction rolls back and the deliveries it had reached are applied one by one.
         """
         done: list[_Done] = []
         reached = 0
+        clock = asyncio.get_running_loop().time
         try:
             async with self.db.transaction(Lane.BACKGROUND) as session:
+                deadline = clock() + self.transaction_seconds
                 for row in rows:
                     reached += 1
                     done.append(await self._apply(session, row))
-                    if self.db.intake_waiting():
+                    if self.db.intake_waiting() or clock() >= deadline:
                         break
                 await self._mark_all(session, done)
         except Exception:  # one delivery must not hold back the others: apply each alone

@@ -144,3 +144,18 @@ async def _store_more(db: Database) -> None:
     async with db.transaction() as session:
         for n in range(3):
             session.add(Delivery(source="generic", delivery_key=f"more{n}", body=_generic("Late", f"late{n}")))
+
+
+async def test_a_batch_commits_once_it_has_run_its_time(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    await _store(db, SCENARIO[:3])
+    sizes: list[int] = []
+    processor = DeliveryProcessor(db, Policy(), transaction_seconds=0.0)
+    apply_batch = processor._apply_batch
+
+    async def recorded(rows: Any) -> int:
+        sizes.append(await apply_batch(rows))
+        return sizes[-1]
+
+    monkeypatch.setattr(processor, "_apply_batch", recorded)
+    assert await processor.run_once() == 3
+    assert sizes == [1, 1, 1]
