@@ -103,8 +103,8 @@ class DeliveryProcessor(Worker):
         """Apply deliveries from the head of `rows` in one transaction; returns how many were settled.
 
         Stops after the delivery in progress when a webhook waits for the connection or the batch
-        has run for `transaction_seconds`. If anything
-        fails, the transaction rolls back and the deliveries it had reached are applied one by one.
+        has run for `transaction_seconds`. If anything fails, the transaction rolls back and the
+        deliveries it had reached are applied one by one.
         """
         done: list[_Done] = []
         reached = 0
