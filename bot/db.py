@@ -1,6 +1,7 @@
 """Database engine and sessions: SQLite pragmas, URL translation, and dialect-neutral helpers."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
+from bot.lanes import Lane, PriorityLock
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# How long background work waits for intake to go quiet before it takes a turn anyway, so that
+# sustained webhook load slows processing down without stopping it (well inside claim leases).
+QUIET_LIMIT = 0.5
 
 
 def async_url(url: str) -> str:
@@ -57,21 +63,60 @@ def make_engine(url: str) -> AsyncEngine:
 
 
 class Database:
-    """Engine plus session factory; `transaction()` is what entry points open."""
+    """Engine plus session factory; `transaction()` is what entry points open.
+
+    On SQLite every transaction holds the one connection, so `transaction()` and `session()` first
+    take the `PriorityLock`: a webhook's transaction (`Lane.INTAKE`) goes ahead of queued ones, and
+    background work can ask to wait while intake is busy (`intake_quiet`). PostgreSQL has a pool of
+    connections and multiple replicas, so there the lanes change nothing.
+    """
 
     def __init__(self, url: str, *, on_outbox_commit: Callable[[], None] | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._sessionmaker = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._on_outbox_commit = on_outbox_commit
+        self._lock = PriorityLock() if is_sqlite(url) else None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def _turn(self, lane: Lane) -> AsyncIterator[None]:
+        if self._lock is None:
+            yield
+            return
+        await self._lock.acquire(lane)
+        try:
+            yield
+        finally:
+            self._lock.release(lane)
+
+    @asynccontextmanager
+    async def transaction(self, lane: Lane = Lane.NORMAL) -> AsyncIterator[AsyncSession]:
         """One short transaction; commits on success, and wakes the relay if outbox rows were added."""
-        async with self.sessions() as session, session.begin():
+        async with self._turn(lane), self._sessionmaker() as session, session.begin():
             yield session
         if session.info.pop("outbox_dirty", False) and self._on_outbox_commit is not None:
             self._on_outbox_commit()
+
+    @asynccontextmanager
+    async def session(self, lane: Lane = Lane.NORMAL) -> AsyncIterator[AsyncSession]:
+        """A session for reads, taking its turn on the connection like a transaction."""
+        async with self._turn(lane), self._sessionmaker() as session:
+            yield session
+
+    def intake_waiting(self) -> bool:
+        """True while a webhook's transaction holds or waits for the connection (SQLite only)."""
+        return self._lock is not None and self._lock.busy(Lane.INTAKE) > 0
+
+    async def intake_quiet(self, limit: float = QUIET_LIMIT) -> None:
+        """Wait until no webhook transaction holds or waits for the connection, at most `limit` seconds.
+
+        Background work calls it between units of work, so it takes the CPU and the connection only
+        while intake has nothing to do, and the bound keeps it from starving under sustained load.
+        """
+        if self._lock is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._lock.idle(Lane.INTAKE), limit)
 
     def on_outbox_commit(self, callback: Callable[[], None]) -> None:
         self._on_outbox_commit = callback

@@ -150,8 +150,8 @@ class HandoffEngine:
     async def _people(self, schedule: Schedule, at: datetime) -> handoffs.People:
         """Who hands over at `at` by the directory (PagerDuty where the schedule names it, overrides on top)."""
         assert self.directory is not None
-        before = await self.directory.rota(self.db.sessions, schedule, at - timedelta(seconds=1))
-        after = await self.directory.rota(self.db.sessions, schedule, at)
+        before = await self.directory.rota(self.db.session, schedule, at - timedelta(seconds=1))
+        after = await self.directory.rota(self.db.session, schedule, at)
         return before.rota.now.member, after.rota.now.member
 
     def _namer(self, schedule: Schedule) -> handoffs.Namer | None:

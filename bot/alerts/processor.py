@@ -1,14 +1,20 @@
 """Turn stored deliveries into incidents, after the webhook has been answered.
 
-Deliveries are claimed with a lease (so a crashed replica's work is picked up again) and each is
-applied in its own short transaction, in id order. A delivery that cannot be parsed is marked
-failed with the reason; one that hits an unexpected error is retried a few times, then failed.
-Nothing is ever deleted: `delivery` keeps the raw body for inspection and replay.
+Deliveries are claimed with a lease (so a crashed replica's work is picked up again) and applied
+in id order, several to a transaction: each transaction costs a `BEGIN IMMEDIATE`, a commit and a
+connection round trip, and one `UPDATE` marks them all. A batch commits early when a webhook waits
+for the connection (`Database.intake_waiting`), and after 0.1 s in any case. Between batches the
+processor waits while intake is busy (`Database.intake_quiet`): a 202 is what a sender waits for,
+an incident card can wait a moment. A delivery that cannot be parsed is marked failed with the
+reason. One that hits an unexpected error rolls its batch back; the batch is then applied one
+delivery per transaction, so only that delivery is retried a few times and then failed. Nothing
+is ever deleted: `delivery` keeps the raw body for inspection and replay.
 """
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +28,7 @@ from bot.alerts.sources import alertmanager, generic, grafana, pagerduty
 from bot.columns import utcnow
 from bot.db import Database
 from bot.errors import InvalidInput
+from bot.lanes import Lane
 from bot.worker import Worker
 
 log = structlog.get_logger(__name__)
@@ -33,6 +40,17 @@ PARSERS: dict[str, Callable[..., list[Alert]]] = {
     Source.GENERIC: generic.parse,
 }
 MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class _Done:
+    """One delivery applied in a batch, reported once the batch has committed."""
+
+    row: Any
+    status: DeliveryStatus
+    error: str | None = None
+    alerts: int = 0
+    outcome: Outcome | None = None
 
 
 def parse_delivery(source: str, body: bytes, received_at: datetime) -> list[Alert]:
@@ -56,21 +74,93 @@ class DeliveryProcessor(Worker):
         *,
         on_processed: Callable[[str, str, Outcome | None], None] | None = None,
         batch_size: int = 50,
+        per_transaction: int = 50,
+        transaction_seconds: float = 0.1,
         lease_seconds: float = 60.0,
     ) -> None:
         super().__init__()
         self.db = db
         self.policy = policy
         self.batch_size = batch_size
+        self.per_transaction = per_transaction
+        # A batch commits once it has run this long: its incidents reach Slack no later than that,
+        # and other work waiting for the connection (the relay, people's clicks) waits no longer.
+        self.transaction_seconds = transaction_seconds
         self.lease = timedelta(seconds=lease_seconds)
         self._on_processed = on_processed or (lambda source, outcome, result: None)
 
     async def run_once(self) -> int:
+        await self.db.intake_quiet()
         claimed = await self._claim()
-        for row in claimed:
-            await self._process(row)
-            await asyncio.sleep(0)  # let HTTP handlers (webhook 202s, Slack acks) run between deliveries
+        waiting: Sequence[Any] = claimed
+        while waiting:
+            await self.db.intake_quiet()
+            waiting = waiting[await self._apply_batch(waiting[: self.per_transaction]) :]
+            await asyncio.sleep(0)  # let HTTP handlers (webhook 202s, Slack acks) run between batches
         return len(claimed)
+
+    async def _apply_batch(self, rows: Sequence[Any]) -> int:
+        """Apply deliveries from the head of `rows` in one transaction; returns how many were settled.
+
+        Stops after the delivery in progress when a webhook waits for the connection or the batch
+        has run for `transaction_seconds`. If anything fails, the transaction rolls back and the
+        deliveries it had reached are applied one by one.
+        """
+        done: list[_Done] = []
+        reached = 0
+        clock = asyncio.get_running_loop().time
+        try:
+            async with self.db.transaction(Lane.BACKGROUND) as session:
+                deadline = clock() + self.transaction_seconds
+                for row in rows:
+                    reached += 1
+                    done.append(await self._apply(session, row))
+                    if self.db.intake_waiting() or clock() >= deadline:
+                        break
+                await self._mark_all(session, done)
+        except Exception:  # one delivery must not hold back the others: apply each alone
+            log.warning("delivery_batch_failed", deliveries=reached, exc_info=True)
+            for row in rows[:reached]:
+                await self._process(row)
+            return reached
+        for item in done:
+            bound = log.bind(delivery=item.row.id, source=item.row.source)
+            if item.status == DeliveryStatus.FAILED:
+                bound.error("delivery_unparseable", error=item.error)
+                self._on_processed(item.row.source, "failed", None)
+                continue
+            assert item.outcome is not None
+            outcome = item.outcome
+            bound.info("delivery_processed", alerts=item.alerts, opened=outcome.opened, updated=outcome.updated)
+            self._on_processed(item.row.source, str(item.status), outcome)
+        return reached
+
+    async def _apply(self, session: Any, row: Any) -> _Done:
+        try:
+            alerts = parse_delivery(row.source, row.body, row.received_at)
+        except InvalidInput as error:
+            return _Done(row, DeliveryStatus.FAILED, str(error))
+        outcome = await apply_alerts(session, alerts, policy=self.policy, delivery_id=row.id)
+        # The next delivery must see the database as its own transaction would, not objects
+        # this one left in the session (Core updates do not refresh them).
+        await session.flush()
+        session.expunge_all()
+        status = DeliveryStatus.PROCESSED if alerts else DeliveryStatus.IGNORED
+        return _Done(row, status, alerts=len(alerts), outcome=outcome)
+
+    async def _mark_all(self, session: Any, done: list[_Done]) -> None:
+        """One `UPDATE` per outcome, plus one per failure (each has its own reason)."""
+        for status in (DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED):
+            ids = [item.row.id for item in done if item.status == status]
+            if ids:
+                await session.execute(
+                    update(Delivery)
+                    .where(col(Delivery.id).in_(ids))
+                    .values(status=status, error=None, locked_until=None, processed_at=utcnow())
+                )
+        for item in done:
+            if item.status == DeliveryStatus.FAILED:
+                await self._mark(session, item.row.id, item.status, item.error)
 
     async def _claim(self) -> list[Any]:
         now = utcnow()
@@ -81,7 +171,7 @@ class DeliveryProcessor(Worker):
             .order_by(col(Delivery.id))
             .limit(self.batch_size)
         )
-        async with self.db.transaction() as session:
+        async with self.db.transaction(Lane.BACKGROUND) as session:
             if session.bind is not None and session.bind.dialect.name == "postgresql":
                 pending = pending.with_for_update(skip_locked=True)
             stmt = (
@@ -110,7 +200,7 @@ class DeliveryProcessor(Worker):
             self._on_processed(row.source, "failed", None)
             return
         try:
-            async with self.db.transaction() as session:
+            async with self.db.transaction(Lane.BACKGROUND) as session:
                 outcome = await apply_alerts(session, alerts, policy=self.policy, delivery_id=row.id)
                 status = DeliveryStatus.PROCESSED if alerts else DeliveryStatus.IGNORED
                 await self._mark(session, row.id, status, None)
@@ -128,7 +218,7 @@ class DeliveryProcessor(Worker):
         self._on_processed(row.source, str(status), outcome)
 
     async def _finish(self, delivery_id: int, status: DeliveryStatus, error: str | None) -> None:
-        async with self.db.transaction() as session:
+        async with self.db.transaction(Lane.BACKGROUND) as session:
             await self._mark(session, delivery_id, status, error)
 
     @staticmethod

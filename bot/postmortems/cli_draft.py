@@ -74,7 +74,7 @@ async def draft_markdown(
     db: Database | None = None
     try:
         db = Database(database_url)
-        async with db.sessions() as session:
+        async with db.session() as session:
             problem = await (await session.connection()).run_sync(_schema_problem)
             if problem is not None:
                 raise DatabaseUnusable(f"{problem}; {UPGRADE}")

@@ -18,6 +18,7 @@ from sqlmodel import col
 
 from bot.columns import utcnow
 from bot.db import Database
+from bot.lanes import Lane
 from bot.playbooks import runs
 from bot.playbooks.context import TemplateContext, secret_values
 from bot.playbooks.problems import TemplateProblem
@@ -63,12 +64,12 @@ class StepRunner(Worker):
         self._active: set[asyncio.Task[None]] = set()
 
     async def run_once(self) -> int:
-        async with self.db.transaction() as session:
+        async with self.db.transaction(Lane.BACKGROUND) as session:
             await runs.abandon_lost_runs(session)
         free = self.capacity - len(self._active)
         if free <= 0:
             return 0
-        async with self.db.transaction() as session:
+        async with self.db.transaction(Lane.BACKGROUND) as session:
             claimed = await runs.claim_queued(session, self.holder, self.lease, free)
         for step in claimed:
             task = asyncio.create_task(self._execute(step), name=f"step-{step.id}")
@@ -97,11 +98,11 @@ class StepRunner(Worker):
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
         bound.info("step_run_finished", ok=outcome.ok, status_code=outcome.result.get("status_code"))
-        async with self.db.transaction() as session:
+        async with self.db.transaction(Lane.BACKGROUND) as session:
             await runs.finish_run(session, step, ok=outcome.ok, result=outcome.result, error=outcome.error)
 
     async def _carry_out(self, step: StepRun) -> HttpOutcome:
-        async with self.db.sessions() as session:
+        async with self.db.session(Lane.BACKGROUND) as session:
             _, playbook = await runs.get_step(session, step.id or 0)
             _, context = await context_for(session, playbook, await runs.step_runs(session, playbook.id or 0))
         spec = runs.step_spec(playbook.spec, step.step_id)
@@ -116,7 +117,7 @@ class StepRunner(Worker):
     async def _renew(self, step: StepRun) -> None:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
-            async with self.db.transaction() as session:
+            async with self.db.transaction(Lane.BACKGROUND) as session:
                 await session.execute(
                     update(StepRun)
                     .where(col(StepRun.id) == step.id, col(StepRun.locked_by) == self.holder)

@@ -93,13 +93,13 @@ async def find_oncall(row: OutboxRow, context: OpContext) -> Effect:
     """Who is on call for a new incident's service: invited to its channel, named on its card and timeline."""
     assert row.incident_id is not None
     incident_id = row.incident_id
-    async with context.db.sessions() as session:
+    async with context.db.session() as session:
         incident = await service.get_by_id(session, incident_id)
     schedule = context.registry.current.schedule_for_service(incident.service) if context.registry else None
     if schedule is None or context.oncall is None:
         return Effect(result={"skipped": f"no schedule maps service {incident.service!r}"})
     # Who was on call when the incident opened (the relay may run later); no session is held meanwhile.
-    answer = await context.oncall.rota(context.db.sessions, schedule, incident.created_at)
+    answer = await context.oncall.rota(context.db.session, schedule, incident.created_at)
     member = answer.rota.now.member
     if member is None:
         return Effect(result={"schedule": schedule.id, "nobody": True})

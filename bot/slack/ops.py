@@ -22,6 +22,7 @@ from bot.alerts.models import AlertRow, AlertStatus
 from bot.db import Database
 from bot.incidents import service
 from bot.incidents.models import EventKind, Incident
+from bot.lanes import Lane
 from bot.oncall.directory import OncallDirectory
 from bot.outbox import Op, OutboxRow
 from bot.playbooks import views
@@ -100,7 +101,7 @@ Handler = Callable[[OutboxRow, OpContext], Awaitable[Effect]]
 
 async def _incident(context: OpContext, row: OutboxRow) -> Incident:
     assert row.incident_id is not None
-    async with context.db.sessions() as session:
+    async with context.db.session(Lane.BACKGROUND) as session:
         return await service.get_by_id(session, row.incident_id)
 
 
@@ -194,7 +195,7 @@ async def invite(row: OutboxRow, context: OpContext) -> Effect:
 
 
 async def _card_facts(context: OpContext, incident: Incident) -> CardFacts:
-    async with context.db.sessions() as session:
+    async with context.db.session(Lane.BACKGROUND) as session:
         stmt = (
             select(col(AlertRow.status), func.count())
             .where(col(AlertRow.incident_id) == incident.id)
@@ -314,7 +315,7 @@ async def sync_announce(row: OutboxRow, context: OpContext) -> Effect:
 async def sync_checklist(row: OutboxRow, context: OpContext) -> Effect:
     """Post or edit every page of one attached runbook's checklist, rendered from current state."""
     attached_id = int(row.payload["incident_playbook_id"])
-    async with context.db.sessions() as session:
+    async with context.db.session(Lane.BACKGROUND) as session:
         playbook, steps = await views.checklist(session, attached_id)
         incident = await service.get_by_id(session, playbook.incident_id)
     channel = channel_of(incident)

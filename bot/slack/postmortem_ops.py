@@ -57,7 +57,7 @@ async def model_wording(row: OutboxRow, context: OpContext) -> Effect:
     if setup.wording is None:  # the model was configured when this was queued, and is not now
         return Effect(result={"skipped": "no model configured"})
     postmortem_id = int(row.payload["postmortem_id"])
-    async with context.db.sessions() as session:
+    async with context.db.session() as session:
         facts = await gather(session, row.incident_id)
     proposal, note = await wording.propose(setup.wording, facts, setup.model_timeout)
 
@@ -86,7 +86,7 @@ async def sync_postmortem(row: OutboxRow, context: OpContext) -> Effect:
     assert row.incident_id is not None
     setup = _setup(context)
     postmortem_id = int(row.payload["postmortem_id"])
-    async with context.db.sessions() as session:
+    async with context.db.session() as session:
         incident = await service.get_by_id(session, row.incident_id)
         postmortem = await review.get(session, postmortem_id)
         version = await review.latest(session, postmortem)
@@ -121,7 +121,7 @@ async def sync_postmortem(row: OutboxRow, context: OpContext) -> Effect:
 async def upload_postmortem(row: OutboxRow, context: OpContext) -> Effect:
     """The approved Markdown as a file in the incident channel (Slack's two-step external upload)."""
     assert row.incident_id is not None
-    async with context.db.sessions() as session:
+    async with context.db.session() as session:
         incident = await service.get_by_id(session, row.incident_id)
         postmortem = await review.get(session, int(row.payload["postmortem_id"]))
         # The version that was approved, whatever was saved after it (which is then in review again).
@@ -158,7 +158,7 @@ async def _dm(context: OpContext, row: OutboxRow, user: str | None, *, kind: str
 async def notify_changes(row: OutboxRow, context: OpContext) -> Effect:
     assert row.incident_id is not None
     setup = _setup(context)
-    async with context.db.sessions() as session:
+    async with context.db.session() as session:
         incident = await service.get_by_id(session, row.incident_id)
     payload = row.payload
     reason = escape(truncate(str(payload.get("reason") or ""), 2000))
@@ -176,7 +176,7 @@ async def notify_changes(row: OutboxRow, context: OpContext) -> Effect:
 async def remind_action(row: OutboxRow, context: OpContext) -> Effect:
     assert row.incident_id is not None
     setup = _setup(context)
-    async with context.db.sessions() as session:
+    async with context.db.session() as session:
         item = (
             await session.execute(select(ActionItem).where(col(ActionItem.id) == int(row.payload["action_item_id"])))
         ).scalar_one()

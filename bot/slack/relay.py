@@ -22,6 +22,7 @@ from sqlmodel import col
 
 from bot.columns import utcnow
 from bot.db import Database
+from bot.lanes import Lane
 from bot.outbox import OutboxRow, OutboxStatus
 from bot.slack.dispatch import execute
 from bot.slack.gateway import RetryLater, SlackFailure, SlackRefused
@@ -62,6 +63,7 @@ class OutboxRelay(Worker):
         self._on_done = on_done or (lambda row, outcome, seconds: None)
 
     async def run_once(self) -> int:
+        await self.db.intake_quiet()  # Slack can wait a moment; a webhook sender waits for its 202
         rows = await self.claim(self.concurrency)
         if rows:
             await asyncio.gather(*(self._deliver(row) for row in rows))
@@ -86,7 +88,7 @@ class OutboxRelay(Worker):
             .order_by(col(OutboxRow.id))
             .limit(limit)
         )
-        async with self.db.transaction() as session:
+        async with self.db.transaction(Lane.BACKGROUND) as session:
             if session.bind is not None and session.bind.dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
             ids = list((await session.execute(due)).scalars())
@@ -164,7 +166,7 @@ class OutboxRelay(Worker):
             values["status"] = OutboxStatus.DEAD
             log.error("outbox_gave_up", outbox=row.id, op=row.op, attempts=row.attempts, reason=reason)
             self._on_done(row, "dead", 0.0)
-        async with self.db.transaction() as session:
+        async with self.db.transaction(Lane.BACKGROUND) as session:
             await session.execute(
                 update(OutboxRow)
                 .where(col(OutboxRow.id) == row.id, col(OutboxRow.locked_by) == self.holder)
@@ -177,7 +179,7 @@ class OutboxRelay(Worker):
         Only while this relay still holds the lease: if it ran out and another replica claimed the
         row, that one finishes it, and the effects are not applied twice. False in that case.
         """
-        async with self.db.transaction() as session:
+        async with self.db.transaction(Lane.BACKGROUND) as session:
             result = await session.execute(
                 update(OutboxRow)
                 .where(col(OutboxRow.id) == row.id, col(OutboxRow.locked_by) == self.holder)
@@ -198,7 +200,7 @@ class OutboxRelay(Worker):
 
     async def release(self) -> None:
         """On shutdown: hand unfinished leases back so another replica need not wait them out."""
-        async with self.db.transaction() as session:
+        async with self.db.transaction(Lane.BACKGROUND) as session:
             await session.execute(
                 update(OutboxRow)
                 .where(col(OutboxRow.locked_by) == self.holder, col(OutboxRow.status) == OutboxStatus.PENDING)
@@ -208,7 +210,7 @@ class OutboxRelay(Worker):
 
 async def backlog(db: Database) -> tuple[int, float]:
     """Pending rows and the age in seconds of the oldest, for /readyz and /metrics."""
-    async with db.sessions() as session:
+    async with db.session() as session:
         stmt = select(func.count(), func.min(col(OutboxRow.created_at))).where(
             col(OutboxRow.status) == OutboxStatus.PENDING
         )

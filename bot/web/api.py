@@ -40,13 +40,13 @@ def build_router(settings: Settings, db: Database) -> APIRouter:
         stmt = select(Incident).order_by(col(Incident.number).desc()).limit(limit).offset(offset)
         if status:
             stmt = stmt.where(col(Incident.status) == status)
-        async with db.sessions() as session:
+        async with db.session() as session:
             incidents = list((await session.execute(stmt)).scalars())
         return {"incidents": [_incident_json(i) for i in incidents], "limit": limit, "offset": offset}
 
     @router.get("/incidents/{number}")
     async def get_incident(number: int) -> dict[str, Any]:
-        async with db.sessions() as session:
+        async with db.session() as session:
             try:
                 incident = await service.get_by_number(session, number)
             except NotFound as error:

@@ -27,7 +27,7 @@ class Readiness:
 
 
 async def deliveries_pending(db: Database) -> int:
-    async with db.sessions() as session:
+    async with db.session() as session:
         stmt = select(func.count()).where(col(Delivery.status) == DeliveryStatus.PENDING)
         return int((await session.execute(stmt)).scalar_one())
 
@@ -47,6 +47,9 @@ def build_router(db: Database, metrics: Metrics, readiness: Readiness, *, max_ba
         checks["shutting_down"] = readiness.shutting_down
         try:
             await db.ping()
+            # Deliveries first: processing one commits its outbox rows with it, so an outbox count
+            # taken afterwards includes the work of every delivery the first count saw as done.
+            deliveries = await deliveries_pending(db)
             pending, oldest = await backlog(db)
             checks["database"] = "ok"
             # A backlog is reported, never a reason to be unready: it grows on every replica at once
@@ -57,7 +60,7 @@ def build_router(db: Database, metrics: Metrics, readiness: Readiness, *, max_ba
                 "limit": max_backlog,
                 "over_limit": pending > max_backlog,
             }
-            checks["deliveries_pending"] = await deliveries_pending(db)
+            checks["deliveries_pending"] = deliveries
         except Exception as error:  # any database failure means not ready, with the reason shown
             checks["database"] = f"error: {type(error).__name__}"
             ready = False

@@ -167,7 +167,7 @@ def build_router(db: Database, links: PostmortemLinks, *, settings: Settings) ->
     async def api_markdown(number: int, version: str | None = None) -> Response:
         """The postmortem's Markdown: the current version, or `?version=V`."""
         try:
-            async with db.sessions() as session:
+            async with db.session() as session:
                 shown = await load(session, number, _version(version))
         except Missing as missing:
             raise HTTPException(404, str(missing)) from missing
@@ -179,7 +179,7 @@ def build_router(db: Database, links: PostmortemLinks, *, settings: Settings) ->
         if number is None or not key or not key.isascii() or not links.valid(number, key):
             return _NOT_FOUND
         try:
-            async with db.sessions() as session:
+            async with db.session() as session:
                 return await load(session, number, _version(version))
         except Missing as missing:
             return str(missing)

@@ -36,12 +36,12 @@ async def _apply(db: Database, alerts: list[Alert], policy: Policy | None = None
 
 
 async def _incidents(db: Database) -> list[Incident]:
-    async with db.sessions() as session:
+    async with db.session() as session:
         return list((await session.execute(select(Incident).order_by(col(Incident.number)))).scalars())
 
 
 async def _kinds(db: Database, incident_id: int | None) -> list[str]:
-    async with db.sessions() as session:
+    async with db.session() as session:
         stmt = select(TimelineEvent.kind).where(col(TimelineEvent.incident_id) == incident_id)
         return list((await session.execute(stmt.order_by(col(TimelineEvent.id)))).scalars())
 
@@ -54,7 +54,7 @@ async def test_a_storm_folds_into_one_incident_per_group_and_few_slack_operation
         await _apply(db, [_alert(group, f"fp{i}") for i in range(upto)])
     incidents = await _incidents(db)
     assert len(incidents) == 10
-    async with db.sessions() as session:
+    async with db.session() as session:
         alerts = (await session.execute(select(func.count()).select_from(AlertRow))).scalar_one()
         pending = (
             await session.execute(select(func.count()).where(col(OutboxRow.status) == OutboxStatus.PENDING))
@@ -90,7 +90,7 @@ async def test_auto_resolve_closes_the_incident_and_the_next_firing_opens_a_link
 
 
 async def _status_of(db: Database, fingerprint: str) -> str:
-    async with db.sessions() as session:
+    async with db.session() as session:
         stmt = select(AlertRow.status).where(col(AlertRow.fingerprint) == fingerprint)
         return str((await session.execute(stmt)).scalar_one())
 

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import random
+import threading
 from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +52,7 @@ async def queued(*submissions: Awaitable[Stored]) -> list[asyncio.Task[Stored]]:
 
 
 async def rows(db: Database) -> list[Any]:
-    async with db.sessions() as session:
+    async with db.session() as session:
         stmt = select(Delivery.id, Delivery.source, Delivery.delivery_key, Delivery.group_key).order_by(
             col(Delivery.id)
         )
@@ -283,6 +284,7 @@ async def test_batches_touching_hundreds_of_groups(db: Database) -> None:
 
 
 async def test_without_a_connection_everything_waiting_is_refused_and_the_writer_lives_on(tmp_path: Path) -> None:
+    before = set(threading.enumerate())
     unreachable = Database(f"sqlite:///{tmp_path / 'missing' / 'warroom.db'}")
     writer = DeliveryWriter(unreachable)
     tasks = await queued(*(submit(writer, notification("firing", f"g{i}"), f"g{i}") for i in range(3)))
@@ -295,3 +297,8 @@ async def test_without_a_connection_everything_waiting_is_refused_and_the_writer
         await submit(writer, FIRING)
     await writer.stop()
     await unreachable.dispose()
+    # A failed aiosqlite connect leaves its worker thread to finish on its own; if it outlives this
+    # test's event loop it raises "Event loop is closed", blamed on whichever test runs next.
+    for thread in set(threading.enumerate()) - before:
+        if "_connection_worker_thread" in thread.name:
+            await asyncio.to_thread(thread.join, 5)

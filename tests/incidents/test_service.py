@@ -20,7 +20,7 @@ async def _open(db: Database, title: str = "Disk full", group_key: str | None = 
 
 
 async def _events(db: Database, incident_id: int) -> list[TimelineEvent]:
-    async with db.sessions() as session:
+    async with db.session() as session:
         stmt = (
             select(TimelineEvent).where(col(TimelineEvent.incident_id) == incident_id).order_by(col(TimelineEvent.id))
         )
@@ -28,7 +28,7 @@ async def _events(db: Database, incident_id: int) -> list[TimelineEvent]:
 
 
 async def _ops(db: Database, incident_id: int) -> list[str]:
-    async with db.sessions() as session:
+    async with db.session() as session:
         stmt = select(OutboxRow.op).where(col(OutboxRow.incident_id) == incident_id).order_by(col(OutboxRow.id))
         return list((await session.execute(stmt)).scalars())
 
@@ -42,7 +42,7 @@ async def test_opening_records_the_timeline_and_the_slack_work_in_order(db: Data
 
 async def test_numbers_are_sequential_without_gaps_under_concurrent_creation(db: Database) -> None:
     await asyncio.gather(*(_open(db, f"incident {i}") for i in range(12)))
-    async with db.sessions() as session:
+    async with db.session() as session:
         numbers = sorted((await session.execute(select(Incident.number))).scalars())
     assert numbers == list(range(1, 13))
 
@@ -50,7 +50,7 @@ async def test_numbers_are_sequential_without_gaps_under_concurrent_creation(db:
 async def test_concurrent_alerts_for_one_group_open_one_incident(db: Database) -> None:
     results = await asyncio.gather(*(_open(db, "CPU high", group_key="am:{}:cpu") for _ in range(8)))
     assert len({incident.id for incident in results}) == 1
-    async with db.sessions() as session:
+    async with db.session() as session:
         assert len(list((await session.execute(select(Incident))).scalars())) == 1
     # The number that lost the race is not burnt: the next incident is #2.
     assert (await _open(db, "other")).number == 2
@@ -66,7 +66,7 @@ async def test_two_concurrent_acknowledgements_act_once_and_the_first_is_command
 
     outcomes = await asyncio.gather(ack("U0ALICE"), ack("U0BOB"))
     assert sorted(outcomes) == [False, True]
-    async with db.sessions() as session:
+    async with db.session() as session:
         stored = await service.get_by_id(session, incident.id)
     winner = "U0ALICE" if outcomes[0] else "U0BOB"
     assert stored.status == Status.ACKNOWLEDGED and stored.commander == winner
@@ -121,7 +121,7 @@ async def test_notes_dedupe_on_their_key_and_empty_notes_are_refused(db: Databas
 
 
 async def test_lookups_say_what_is_missing(db: Database) -> None:
-    async with db.sessions() as session:
+    async with db.session() as session:
         with pytest.raises(NotFound, match="#42"):
             await service.get_by_number(session, 42)
         assert await service.find_by_channel(session, "C404") is None

@@ -87,7 +87,7 @@ async def test_two_replicas_post_each_handoff_once(tmp_path: Path) -> None:
                 await wait_for(coming_posted, timeout=wait, what="the handoff at its boundary")
                 database = Database(database_url)
                 try:
-                    async with database.sessions() as session:
+                    async with database.session() as session:
                         stmt = select(Handoff).where(
                             col(Handoff.schedule_id) == "coming", col(Handoff.shift_start) == coming
                         )

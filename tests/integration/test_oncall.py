@@ -194,7 +194,7 @@ async def test_the_outgoing_person_is_asked_for_a_note_and_saves_it_from_slack(t
         await stack.settled()
         database = Database(stack.settings.database_url)
         try:
-            async with database.sessions() as session:
+            async with database.session() as session:
                 saved = (await session.execute(select(HandoffNote))).scalar_one()
         finally:
             await database.dispose()

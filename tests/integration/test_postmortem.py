@@ -58,7 +58,7 @@ async def _markdown(stack: Stack) -> str:
 
     database = Database(stack.settings.database_url)
     try:
-        async with database.sessions() as session:
+        async with database.session() as session:
             postmortem = (await session.execute(select(Postmortem))).scalar_one()
             assert postmortem.incident_id == incident["id"]
             return (await review.latest(session, postmortem)).markdown

@@ -219,7 +219,7 @@ async def _step_runs(stack: Stack) -> list[dict[str, Any]]:
 
     database = Database(stack.settings.database_url)
     try:
-        async with database.sessions() as session:
+        async with database.session() as session:
             rows = (await session.execute(select(StepRun))).scalars().all()
             return [{"step_id": r.step_id, "id": r.id, "status": r.status} for r in rows]
     finally:

@@ -126,7 +126,7 @@ async def test_a_pagerduty_backed_schedules_handoff_names_pagerdutys_people(tmp_
     try:
         await handoffs.first_seen(db.transaction, "ops", boundary - timedelta(days=1))  # in force before the boundary
         await engine.sweep()
-        async with db.sessions() as session:
+        async with db.session() as session:
             stored = (await session.execute(select(Handoff).where(col(Handoff.shift_start) == boundary))).scalar_one()
     finally:
         await db.dispose()

@@ -45,12 +45,12 @@ def _boundary() -> Boundary:
 
 
 async def _outbox(db: Database) -> list[OutboxRow]:
-    async with db.sessions() as session:
+    async with db.session() as session:
         return list((await session.execute(select(OutboxRow).order_by(col(OutboxRow.id)))).scalars())
 
 
 async def _handoffs(db: Database) -> list[Handoff]:
-    async with db.sessions() as session:
+    async with db.session() as session:
         return list((await session.execute(select(Handoff).order_by(col(Handoff.shift_start)))).scalars())
 
 
@@ -188,7 +188,7 @@ async def test_the_outgoing_persons_note_is_asked_once_and_goes_into_the_report(
     with pytest.raises(InvalidInput):
         async with db.transaction() as session:
             await handoffs.save_note(session, note_id, "too late", author="U0ALICE", now=BOUNDARY)
-    async with db.sessions() as session:
+    async with db.session() as session:
         note = (await session.execute(select(HandoffNote))).scalar_one()
     assert note.text == "Primary <db> is flaky; watch it"
 
@@ -212,7 +212,7 @@ async def test_an_override_at_the_boundary_names_who_really_takes_over(db: Datab
 
 async def test_posting_a_handoff_now_reports_the_shift_so_far(db: Database) -> None:
     now = BOUNDARY + timedelta(hours=6)
-    async with db.sessions() as session:
+    async with db.session() as session:
         rota = await service.rota(session, SCHEDULE, now)
     async with db.transaction() as session:
         handoff_id = await handoffs.post_now(session, SCHEDULE, rota, now=now, by="U0BOB")

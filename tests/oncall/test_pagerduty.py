@@ -404,7 +404,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 async def test_the_directory_answers_from_pagerduty(db: Database, pagerduty: PagerDutyOncalls) -> None:
-    answer = await OncallDirectory(pagerduty).rota(db.sessions, BY_SCHEDULE, AT)
+    answer = await OncallDirectory(pagerduty).rota(db.session, BY_SCHEDULE, AT)
 
     assert (answer.source, answer.warning) == ("pagerduty", None)
     assert answer.rota.now.member == "alice@example.com"
@@ -421,7 +421,7 @@ async def test_warroom_overrides_win_over_pagerduty(db: Database, pagerduty: Pag
                 created_at=AT - timedelta(days=1),
             )
         )
-    answer = await OncallDirectory(pagerduty).rota(db.sessions, BY_SCHEDULE, AT)
+    answer = await OncallDirectory(pagerduty).rota(db.session, BY_SCHEDULE, AT)
 
     assert answer.source == "pagerduty"
     assert answer.rota.now == OnCall(
@@ -439,11 +439,11 @@ async def test_unavailable_pagerduty_falls_back_to_the_file_and_warns_once_a_min
     directory = OncallDirectory(pagerduty, clock=ticks)
 
     with capture_logs() as logs:
-        answer = await directory.rota(db.sessions, BY_SCHEDULE, AT)
-        again = await directory.rota(db.sessions, BY_SCHEDULE, AT)
+        answer = await directory.rota(db.session, BY_SCHEDULE, AT)
+        again = await directory.rota(db.session, BY_SCHEDULE, AT)
         ticks.now += 61
-        await directory.rota(db.sessions, BY_SCHEDULE, AT)
-        async with db.sessions() as session:
+        await directory.rota(db.session, BY_SCHEDULE, AT)
+        async with db.session() as session:
             from_file = await service.rota(session, BY_SCHEDULE, AT)
 
     assert answer.source == "file"
@@ -457,8 +457,8 @@ async def test_unavailable_pagerduty_falls_back_to_the_file_and_warns_once_a_min
 
 
 async def test_a_schedule_naming_pagerduty_without_a_token_uses_the_file(db: Database) -> None:
-    answer = await OncallDirectory(None).rota(db.sessions, BY_SCHEDULE, AT)
-    async with db.sessions() as session:
+    answer = await OncallDirectory(None).rota(db.session, BY_SCHEDULE, AT)
+    async with db.session() as session:
         from_file = await service.rota(session, BY_SCHEDULE, AT)
 
     assert (answer.source, answer.rota) == ("file", from_file)
@@ -468,7 +468,7 @@ async def test_a_schedule_naming_pagerduty_without_a_token_uses_the_file(db: Dat
 async def test_a_schedule_without_pagerduty_never_asks_it(
     db: Database, pagerduty: PagerDutyOncalls, fake: FakePagerDuty
 ) -> None:
-    answer = await OncallDirectory(pagerduty).rota(db.sessions, schedule(), AT)
+    answer = await OncallDirectory(pagerduty).rota(db.session, schedule(), AT)
 
     assert (answer.source, answer.warning) == ("file", None)
     assert fake.requests == []

@@ -90,7 +90,7 @@ async def test_a_delivery_abandoned_mid_processing_is_processed_after_its_lease(
         session.add(Delivery(source="alertmanager", delivery_key="k2", body=b'{"alerts": "nope"}'))
     processor = DeliveryProcessor(db, Policy())
     assert await processor.run_once() == 2
-    async with db.sessions() as session:
+    async with db.session() as session:
         rows = {d.delivery_key: d for d in (await session.execute(select(Delivery))).scalars()}
         incidents = list((await session.execute(select(Incident))).scalars())
     assert rows["k1"].status == DeliveryStatus.PROCESSED and rows["k1"].attempts == 2
@@ -100,7 +100,7 @@ async def test_a_delivery_abandoned_mid_processing_is_processed_after_its_lease(
 
 
 async def _row(db: Database, row_id: int) -> OutboxRow:
-    async with db.sessions() as session:
+    async with db.session() as session:
         return (await session.execute(select(OutboxRow).where(col(OutboxRow.id) == row_id))).scalar_one()
 
 

@@ -63,7 +63,7 @@ async def _draft(url: str, incident_id: int, *, save: str | None = None) -> list
             async with db.transaction() as session:
                 assert postmortem.id is not None
                 await review.save(session, postmortem.id, {"summary": save}, by="U0BOB", based_on=1, template_dir=None)
-        async with db.sessions() as session:
+        async with db.session() as session:
             return [v.markdown for v in await review.versions(session, postmortem.id or 0)]
     finally:
         await db.dispose()
@@ -72,7 +72,7 @@ async def _draft(url: str, incident_id: int, *, save: str | None = None) -> list
 async def _counts(url: str) -> tuple[int, int]:
     db = Database(url)
     try:
-        async with db.sessions() as session:
+        async with db.session() as session:
             postmortems = (await session.execute(select(func.count()).select_from(Postmortem))).scalar_one()
             events = (await session.execute(select(func.count()).select_from(TimelineEvent))).scalar_one()
             return postmortems, events

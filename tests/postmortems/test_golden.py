@@ -204,7 +204,7 @@ async def draft(db: Database, incident_id: int) -> str:
 
 
 async def timeline_size(db: Database, incident_id: int) -> int:
-    async with db.sessions() as session:
+    async with db.session() as session:
         stmt = select(func.count()).where(
             col(TimelineEvent.incident_id) == incident_id, col(TimelineEvent.kind) != EventKind.POSTMORTEM
         )

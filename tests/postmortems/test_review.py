@@ -41,12 +41,12 @@ async def _draft(db: Database, incident_id: int) -> int:
 
 
 async def _markdown(db: Database, postmortem_id: int) -> str:
-    async with db.sessions() as session:
+    async with db.session() as session:
         return (await review.latest(session, await review.get(session, postmortem_id))).markdown
 
 
 async def _ops(db: Database, op: Op) -> list[OutboxRow]:
-    async with db.sessions() as session:
+    async with db.session() as session:
         return list((await session.execute(select(OutboxRow).where(col(OutboxRow.op) == op))).scalars())
 
 
@@ -68,7 +68,7 @@ async def test_the_draft_has_the_whys_in_order_with_citations_and_asks_for_the_m
     assert f'<a id="event-{cited.group(1)}"></a>' in text
     assert "3. **Open question:** Why did this happen: A deploy doubled the workers?" in text
     assert "pool size was copied from staging" in text
-    async with db.sessions() as session:
+    async with db.session() as session:
         items = list((await session.execute(select(ActionItem))).scalars())
     assert [(i.text, i.owner, i.due) for i in items] == [("alert on pool saturation", "U0CAROL", date(2026, 12, 10))]
     assert "- [ ] alert on pool saturation (owner: U0CAROL, due 2026-12-10)" in text
@@ -79,7 +79,7 @@ async def test_drafting_is_deterministic_and_happens_once_under_concurrency(db: 
     incident_id = await _incident(db, (EventKind.WHY, "Disk filled up"))
     ids = await asyncio.gather(*(_draft(db, incident_id) for _ in range(4)))
     assert len(set(ids)) == 1
-    async with db.sessions() as session:
+    async with db.session() as session:
         postmortem = await review.get(session, ids[0])
         assert [v.number for v in await review.versions(session, ids[0])] == [1]
         facts = await gather(session, incident_id)
@@ -109,7 +109,7 @@ async def test_edits_make_versions_and_an_outdated_form_is_refused(db: Database)
     with pytest.raises(InvalidInput, match="Unknown sections"):
         async with db.transaction() as session:
             await review.save(session, postmortem_id, {"title": "x"}, by="U0CAROL", based_on=2, template_dir=None)
-    async with db.sessions() as session:
+    async with db.session() as session:
         postmortem = await review.get(session, postmortem_id)
     assert postmortem.state == ReviewState.IN_REVIEW and postmortem.current_version == 2
 
@@ -128,7 +128,7 @@ async def test_two_people_approving_at_once_approve_once_and_an_edit_reopens_rev
         await review.save(
             session, postmortem_id, {"lessons": "Test pool limits"}, by="U0BOB", based_on=1, template_dir=None
         )
-    async with db.sessions() as session:
+    async with db.session() as session:
         postmortem = await review.get(session, postmortem_id)
     assert postmortem.state == ReviewState.IN_REVIEW and postmortem.approved_by is None
 
@@ -188,7 +188,7 @@ async def test_a_version_saved_after_approval_goes_back_to_review_and_the_upload
         await review.save(
             session, postmortem_id, {}, by=None, based_on=1, reason="model", template_dir=None, model_wording={}
         )
-    async with db.sessions() as session:
+    async with db.session() as session:
         postmortem = await review.get(session, postmortem_id)
         assert (postmortem.state, postmortem.approved_by, postmortem.current_version) == (
             ReviewState.IN_REVIEW,
@@ -246,7 +246,7 @@ async def test_next_steps_written_in_the_form_win_and_removed_lines_are_dropped(
     steps = "<@U0DAVE> add a pool alert by 2027-01-31\n@bob move to the 2024-01-01 schema"
     async with db.transaction() as session:
         await review.save(session, postmortem_id, {"next_steps": steps}, by="U0BOB", based_on=1, template_dir=None)
-    async with db.sessions() as session:
+    async with db.session() as session:
         items = {i.text: (i.owner, i.due, i.status) for i in await review.action_items(session, postmortem_id)}
     assert items == {
         "add a pool alert": ("U0DAVE", date(2027, 1, 31), "open"),  # the form's owner and date, not the note's
@@ -257,6 +257,6 @@ async def test_next_steps_written_in_the_form_win_and_removed_lines_are_dropped(
             session, postmortem_id, {"next_steps": "<@U0DAVE> add a pool alert by 2027-01-31"}, by="U0BOB",
             based_on=2, template_dir=None,
         )  # fmt: skip
-    async with db.sessions() as session:
+    async with db.session() as session:
         statuses = {i.text: i.status for i in await review.action_items(session, postmortem_id)}
     assert statuses == {"add a pool alert": "open", "move to the 2024-01-01 schema": "dropped"}

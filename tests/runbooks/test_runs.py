@@ -54,7 +54,7 @@ async def test_two_people_pressing_done_at_once_act_once(db: Database) -> None:
             return (await runs.complete(session, steps["verify"].id or 0, actor=user)).changed
 
     assert sorted(await asyncio.gather(done("U0ALICE"), done("U0BOB"))) == [False, True]
-    async with db.sessions() as session:
+    async with db.session() as session:
         kinds = (await session.execute(select(TimelineEvent.kind))).scalars().all()
     assert list(kinds).count(EventKind.STEP) == 1
 
@@ -72,7 +72,7 @@ async def test_two_run_presses_queue_one_run_and_requirements_are_enforced(db: D
             return (await runs.request_run(session, steps["grow"].id or 0, actor=user)).changed
 
     assert sorted(await asyncio.gather(run("U0ALICE"), run("U0BOB"), run("U0CAROL"))) == [False, False, True]
-    async with db.sessions() as session:
+    async with db.session() as session:
         grow = await session.get(StepRun, steps["grow"].id)
     assert grow is not None and grow.status == StepStatus.QUEUED and grow.runs == 1
 
@@ -120,6 +120,6 @@ async def test_a_late_result_from_a_runner_that_lost_its_lease_is_ignored(db: Da
         await runs.abandon_lost_runs(session)
     async with db.transaction() as session:
         await runs.finish_run(session, claimed, ok=True, result={"status_code": 200}, error=None)
-    async with db.sessions() as session:
+    async with db.session() as session:
         status = (await session.execute(select(StepRun.status).where(col(StepRun.id) == claimed.id))).scalar_one()
     assert status == StepStatus.FAILED_UNKNOWN

@@ -62,7 +62,7 @@ async def _postmortem(stack: Stack, title: str) -> tuple[int, int]:
 
 
 async def _markdown(stack: Stack, postmortem_id: int, number: int) -> str:
-    async with stack.app.state.db.sessions() as session:
+    async with stack.app.state.db.session() as session:
         versions = await review.versions(session, postmortem_id)
     return next(v.markdown for v in versions if v.number == number)
 

@@ -24,7 +24,7 @@ SIGNED_BODY = (FIXTURES / "pagerduty_v3_priority_updated_signed.body.json").read
 async def _stored(stack: Stack) -> int:
     database = Database(stack.settings.database_url)
     try:
-        async with database.sessions() as session:
+        async with database.session() as session:
             return int((await session.execute(select(func.count()).select_from(Delivery))).scalar_one())
     finally:
         await database.dispose()

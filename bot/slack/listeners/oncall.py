@@ -72,7 +72,7 @@ class OncallCommands:
         now = utcnow()
         lines = []
         for schedule in schedules:
-            answer = await self.directory.rota(self.deps.db.sessions, schedule, now)
+            answer = await self.directory.rota(self.deps.db.session, schedule, now)
             current, following = answer.rota.now, answer.rota.next
             line = f"*{escape(schedule.title)}* · now {await self._person(current)}"
             if current.member is not None:
@@ -95,7 +95,7 @@ class OncallCommands:
 
     async def handoff(self, schedule: Schedule, by: str) -> str:
         now = utcnow()
-        answer = await self.directory.rota(self.deps.db.sessions, schedule, now)
+        answer = await self.directory.rota(self.deps.db.session, schedule, now)
         async with self.deps.db.transaction() as session:
             await handoffs.post_now(session, schedule, answer.rota, now=now, by=by)
         return f"Posting a handoff report for *{escape(schedule.title)}* to {escape(schedule.channel)}."
@@ -148,7 +148,7 @@ class OncallCommands:
             .order_by(col(OncallOverride.starts_at))
             .limit(30)
         )
-        async with self.deps.db.sessions() as session:
+        async with self.deps.db.session() as session:
             rows = list((await session.execute(stmt)).scalars())
         if not rows:
             return f"No overrides now or to come for *{escape(schedule.title)}*."
@@ -215,7 +215,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         async def build() -> dict[str, Any]:
             if not value.isdigit():
                 raise InvalidInput("That handoff is unknown.")
-            async with deps.db.sessions() as session:  # read-only and quick
+            async with deps.db.session() as session:  # read-only and quick
                 stmt = select(HandoffNote).where(col(HandoffNote.id) == int(value))
                 note = (await session.execute(stmt)).scalar_one_or_none()
             if note is None:

@@ -82,7 +82,7 @@ class WhysForm:
             if incident_id is None:
                 view = notice_modal("What happened?", "Nothing was resolved by this; see the reply in Slack.")
             else:
-                async with self.deps.db.sessions() as session:
+                async with self.deps.db.session() as session:
                     incident = await incidents.get_by_id(session, incident_id)
                     recorded = recorded_sections(await gather(session, incident_id), [])
                 view = whys_modal(incident_id, incident.number, recorded, self.channel)
@@ -127,7 +127,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 
         async def build() -> dict[str, Any]:
             postmortem_id = _postmortem_id(action)
-            async with deps.db.sessions() as session:  # gathers the whole timeline: after the modal is open
+            async with deps.db.session() as session:  # gathers the whole timeline: after the modal is open
                 number, shown, _ = await current_sections(session, postmortem_id)
             return edit_modal(postmortem_id, number, shown, who.channel)
 
@@ -181,7 +181,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         # An edit is what the person changed in the form; a field left as shown keeps following the
         # timeline (or keeps its earlier edit), whatever was recorded while the form was open.
         edits = {name: text.strip() for name, text in submitted.items() if fingerprint(text) != shown.get(name)}
-        async with deps.db.sessions() as session:  # a quick check, so a stale form is told while still open
+        async with deps.db.session() as session:  # a quick check, so a stale form is told while still open
             current = await review.get(session, postmortem_id) if postmortem_id else None
         if current is None or current.current_version != based_on:
             message = (

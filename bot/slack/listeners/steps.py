@@ -97,7 +97,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         who = Requester.from_body(body)
 
         async def build() -> dict[str, Any]:
-            async with deps.db.sessions() as session:  # read-only and quick
+            async with deps.db.session() as session:  # read-only and quick
                 step, playbook = await runs.get_step(session, _step_run_id(action))
             return input_modal(step, runs.step_spec(playbook.spec, step.step_id), who.channel)
 
