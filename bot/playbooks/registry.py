@@ -106,11 +106,17 @@ class PlaybookRegistry:
         """For /readyz: stale or invalid files are reported, but Warroom stays ready (it still works)."""
         snapshot = self.current
         if not snapshot.errors:
-            return "playbooks", True, f"{len(snapshot.playbooks)} loaded"
+            return "playbooks", True, f"{len(snapshot.playbooks)} loaded{_schedules(snapshot)}"
         files = sorted({p.file for p in snapshot.errors if p.severity is Level.ERROR})
         stale = sorted({*snapshot.stale, *snapshot.stale_schedules})
         kept = f"; last good version kept for {', '.join(stale)}" if stale else ""
-        return "playbooks", True, f"{len(snapshot.playbooks)} loaded; invalid: {', '.join(files)}{kept}"
+        loaded = f"{len(snapshot.playbooks)} loaded{_schedules(snapshot)}"
+        return "playbooks", True, f"{loaded}; invalid: {', '.join(files)}{kept}"
+
+
+def _schedules(snapshot: Snapshot) -> str:
+    count = len(snapshot.schedules)
+    return f", {count} on-call schedule{'s' * (count != 1)}" if count else ""
 
 
 def _keep_last_good(

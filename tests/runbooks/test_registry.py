@@ -72,3 +72,14 @@ async def test_the_server_reloads_on_change_and_on_sighup_and_reports_in_readyz(
 async def _invalid_reported(stack: object) -> bool:
     ready = (await stack.http.get("/readyz")).json()  # type: ignore[attr-defined]
     return bool(ready["ready"]) and "second.yaml" in ready["checks"]["playbooks"]
+
+
+def test_health_counts_the_on_call_schedules_too(tmp_path: Path) -> None:
+    (tmp_path / "oncall").mkdir()
+    (tmp_path / "oncall" / "ops.yaml").write_text(
+        'id: ops\nchannel: "#ops"\n'
+        'rotation: {members: [a@example.com], shift: 1d, handoff: "09:00", start: 2026-01-01}\n'
+    )
+    registry = PlaybookRegistry(tmp_path)
+    registry.reload()
+    assert registry.health() == ("playbooks", True, "0 loaded, 1 on-call schedule")
