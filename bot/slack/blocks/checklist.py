@@ -5,7 +5,7 @@ from typing import Any
 
 from bot.playbooks.tables import ACTIONABLE, StepRun, StepStatus
 from bot.playbooks.views import StepView
-from bot.slack.blocks.elements import button
+from bot.slack.blocks.elements import button, modal
 from bot.slack.escape import escape, mention, truncate
 from bot.slack.ids import STEP_INPUT_FIELD, CallbackId, StepAction
 
@@ -144,15 +144,6 @@ def input_modal(step: StepRun, spec: dict[str, Any], channel_id: str | None) -> 
     }
     if declared.get("hint"):
         block["hint"] = {"type": "plain_text", "text": truncate(str(declared["hint"]), 2000)}
-    return {
-        "type": "modal",
-        "callback_id": CallbackId.STEP_INPUT,
-        "private_metadata": f"{step.id}:{channel_id or ''}",
-        "title": {"type": "plain_text", "text": "Runbook input"},
-        "submit": {"type": "plain_text", "text": "Save"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": escape(truncate(str(spec.get("title", "")), 2900))}},
-            block,
-        ],
-    }
+    title = {"type": "section", "text": {"type": "mrkdwn", "text": escape(truncate(str(spec.get("title", "")), 2900))}}
+    metadata = f"{step.id}:{channel_id or ''}"
+    return modal(CallbackId.STEP_INPUT, "Runbook input", [title, block], submit="Save", metadata=metadata)

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.slack.blocks.elements import button
+from bot.slack.blocks.elements import button, modal, text_input
 from bot.slack.escape import escape, truncate
 from bot.text import duration_text
 
@@ -122,23 +122,6 @@ def note_request_blocks(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def note_modal(note_id: int, schedule_title: str, current: str | None) -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "plain_text_input", "action_id": NOTE_INPUT, "multiline": True}
-    element["max_length"] = NOTE_MAX
-    if current:
-        element["initial_value"] = current[:NOTE_MAX]
-    return {
-        "type": "modal",
-        "callback_id": NOTE_MODAL,
-        "private_metadata": str(note_id),
-        "title": {"type": "plain_text", "text": "Handoff note"},
-        "submit": {"type": "plain_text", "text": "Save"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": NOTE_BLOCK,
-                "label": {"type": "plain_text", "text": truncate(f"For the next on-call of {schedule_title}", 2000)},
-                "element": element,
-            }
-        ],
-    }
+    label = f"For the next on-call of {schedule_title}"
+    field = text_input(NOTE_BLOCK, NOTE_INPUT, label, max_length=NOTE_MAX, initial=current, multiline=True)
+    return modal(NOTE_MODAL, "Handoff note", [field], submit="Save", metadata=str(note_id))

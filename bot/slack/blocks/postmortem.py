@@ -6,7 +6,7 @@ from typing import Any
 from bot.postmortems.draft import SECTIONS
 from bot.postmortems.facts import MAX_WHYS
 from bot.postmortems.tables import Postmortem, PostmortemVersion, ReviewState
-from bot.slack.blocks.elements import button
+from bot.slack.blocks.elements import button, modal, text_input
 from bot.slack.escape import escape, mention, truncate
 from bot.slack.ids import CHANGES_FIELD, PostmortemAction, PostmortemView
 
@@ -138,32 +138,19 @@ def edit_modal(postmortem_id: int, based_on: int, current: dict[str, str], chann
         texts = parts(text) or [""]
         for position, piece in enumerate(texts):
             label = LABELS[name] + (f" (part {position + 1} of {len(texts)})" if len(texts) > 1 else "")
-            element: dict[str, Any] = {
-                "type": "plain_text_input",
-                "action_id": "text",
-                "multiline": True,
-                "max_length": INPUT_MAX,
-            }
-            if piece:
-                element["initial_value"] = piece
             blocks.append(
-                {
-                    "type": "input",
-                    "block_id": f"{name}.{position}",
-                    "optional": True,
-                    "label": {"type": "plain_text", "text": label},
-                    "element": element,
-                }
+                text_input(
+                    f"{name}.{position}",
+                    "text",
+                    label,
+                    max_length=INPUT_MAX,
+                    initial=piece,
+                    multiline=True,
+                    optional=True,
+                )
             )
-    return {
-        "type": "modal",
-        "callback_id": PostmortemView.EDIT,
-        "private_metadata": f"{postmortem_id}:{based_on}:{channel or ''}:{','.join(shown)}",
-        "title": {"type": "plain_text", "text": "Edit postmortem"},
-        "submit": {"type": "plain_text", "text": "Save version"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": blocks,
-    }
+    metadata = f"{postmortem_id}:{based_on}:{channel or ''}:{','.join(shown)}"
+    return modal(PostmortemView.EDIT, "Edit postmortem", blocks, submit="Save version", metadata=metadata)
 
 
 def edited_sections(values: dict[str, Any]) -> dict[str, str]:
@@ -179,27 +166,14 @@ def edited_sections(values: dict[str, Any]) -> dict[str, str]:
 
 
 def changes_modal(postmortem_id: int, channel: str | None) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": PostmortemView.REQUEST_CHANGES,
-        "private_metadata": f"{postmortem_id}:{channel or ''}",
-        "title": {"type": "plain_text", "text": "Request changes"},
-        "submit": {"type": "plain_text", "text": "Send"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": CHANGES_FIELD,
-                "label": {"type": "plain_text", "text": "What should change?"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": CHANGES_FIELD,
-                    "multiline": True,
-                    "max_length": 2000,
-                },
-            }
-        ],
-    }
+    field = text_input(CHANGES_FIELD, CHANGES_FIELD, "What should change?", max_length=2000, multiline=True)
+    return modal(
+        PostmortemView.REQUEST_CHANGES,
+        "Request changes",
+        [field],
+        submit="Send",
+        metadata=f"{postmortem_id}:{channel or ''}",
+    )
 
 
 WHYS_FIELDS = ("what_happened", *(f"why_{n}" for n in range(1, MAX_WHYS + 1)))
@@ -220,25 +194,16 @@ def whys_modal(incident_id: int, number: int, recorded: dict[str, str], channel:
     labels = {"what_happened": "What happened?", "why_1": "Why did it happen? (why 1)"}
     labels |= {f"why_{n}": f"And why was that? (why {n})" for n in range(2, MAX_WHYS + 1)}
     for name in WHYS_FIELDS:
-        element: dict[str, Any] = {"type": "plain_text_input", "action_id": "text", "multiline": True}
-        element["max_length"] = INPUT_MAX
-        if recorded.get(name):
-            element["initial_value"] = recorded[name][:INPUT_MAX]
         blocks.append(
-            {
-                "type": "input",
-                "block_id": f"{name}.0",
-                "optional": True,
-                "label": {"type": "plain_text", "text": labels[name]},
-                "element": element,
-            }
+            text_input(
+                f"{name}.0",
+                "text",
+                labels[name],
+                max_length=INPUT_MAX,
+                initial=recorded.get(name),
+                multiline=True,
+                optional=True,
+            )
         )
-    return {
-        "type": "modal",
-        "callback_id": PostmortemView.WHYS,
-        "private_metadata": f"{incident_id}:{channel or ''}",
-        "title": {"type": "plain_text", "text": "What happened?"},
-        "submit": {"type": "plain_text", "text": "Save answers"},
-        "close": {"type": "plain_text", "text": "Later"},
-        "blocks": blocks,
-    }
+    metadata = f"{incident_id}:{channel or ''}"
+    return modal(PostmortemView.WHYS, "What happened?", blocks, submit="Save answers", close="Later", metadata=metadata)
