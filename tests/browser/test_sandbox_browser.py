@@ -81,6 +81,8 @@ def test_five_whys_resolve_and_approve_the_postmortem(sandbox: Sandbox) -> None:
 
     summary = sandbox.messages(re.compile(r"Postmortem for incident #1\b"))
     expect(summary).to_have_count(1)
+    # The answers from the form make version 2; its buttons replace version 1's (a click on those would be stale).
+    expect(summary).to_contain_text("version 2")
     for label in ("Open draft", "Edit", "Approve", "Request changes"):
         expect(sandbox.button(label, summary)).to_be_visible()
 
