@@ -12,6 +12,8 @@ from bot.slack.ids import CHANGES_FIELD, PostmortemAction, PostmortemView
 
 INPUT_MAX = 3000  # plain_text_input max_length and initial_value
 PARTS_MAX = 4  # a section longer than one input is split over up to four
+# Slack refuses a view over 250 kB (view_too_large); pre-filled text is kept well below, UTF-8 bytes counted.
+VIEW_TEXT_BUDGET = 150_000
 STATE_TEXT = {
     ReviewState.DRAFT: "Draft",
     ReviewState.IN_REVIEW: "In review",
@@ -127,13 +129,15 @@ def edit_modal(postmortem_id: int, based_on: int, current: dict[str, str], chann
         }
     ]
     shown: list[str] = []
+    budget = VIEW_TEXT_BUDGET
     for name in SECTIONS:
         text = current.get(name, "")
-        if len(text) > PARTS_MAX * INPUT_MAX:
+        if len(text) > PARTS_MAX * INPUT_MAX or len(text.encode()) > budget:
             # Cutting it to fit would save the cut text: leave it out of the form, untouched.
             note = f"*{LABELS[name]}* is {len(text):,} characters, longer than this form holds; it is kept as it is."
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
             continue
+        budget -= len(text.encode())
         shown.append(f"{name}={fingerprint(text)}")
         texts = parts(text) or [""]
         for position, piece in enumerate(texts):
