@@ -63,6 +63,8 @@ async def model_wording(row: OutboxRow, context: OpContext) -> Effect:
 
     async def apply(session: AsyncSession) -> None:
         postmortem = await review.get(session, postmortem_id)
+        if postmortem.state == ReviewState.APPROVED:
+            return  # approved while the model was asked: its wording must not reopen the review
         # Stored apart from people's edits: draft.context ranks it below them and below every why
         # answered on the timeline, also one answered after this (the resolve form, a later /incident why).
         proposed = wording.as_edits(proposal) if proposal else {}
@@ -126,8 +128,10 @@ async def upload_postmortem(row: OutboxRow, context: OpContext) -> Effect:
         postmortem = await review.get(session, int(row.payload["postmortem_id"]))
         # The version that was approved, whatever was saved after it (which is then in review again).
         number = int(row.payload.get("version") or postmortem.current_version)
-        version = next(v for v in await review.versions(session, postmortem.id or 0) if v.number == number)
-        approved = await review.approval_of(session, postmortem.id or 0, number)
+        version = next((v for v in await review.versions(session, postmortem.id or 0) if v.number == number), None)
+        approved = await review.approval_of(session, postmortem.id or 0, number) or postmortem.approved_by
+    if version is None:
+        return Effect(result={"skipped": f"no version {number}"})
     filename = f"postmortem-incident-{incident.number}-v{version.number}.md"
     if row.attempts > 1 and await _uploaded(context, channel_of(incident), filename):
         return Effect(result={"file": filename, "found": True})  # an interrupted try had uploaded it

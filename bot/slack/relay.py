@@ -121,15 +121,10 @@ class OutboxRelay(Worker):
             bound.warning("outbox_retry", reason=error.reason, delay=round(delay, 2))
             await self._reschedule(row, error.reason, delay, give_up=False)
             return
-        except SlackRefused as error:
-            bound.error("outbox_refused", error=error.error)
-            await self._finish(row, OutboxStatus.DEAD, Effect(), error=str(error))
-            self._on_done(row, "dead", 0.0)
-            return
-        except SlackFailure as error:
-            bound.error("outbox_failed", error=str(error))
-            await self._finish(row, OutboxStatus.DEAD, Effect(), error=str(error))
-            self._on_done(row, "dead", 0.0)
+        except SlackFailure as error:  # SlackRefused included: Slack said no, for good
+            bound.error("outbox_refused" if isinstance(error, SlackRefused) else "outbox_failed", error=str(error))
+            if await self._finish(row, OutboxStatus.DEAD, Effect(), error=str(error)):
+                self._on_done(row, "dead", 0.0)
             return
         except Exception as error:  # the boundary: a bug in one op must not stop the relay
             bound.exception("outbox_op_crashed")

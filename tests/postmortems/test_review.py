@@ -15,7 +15,11 @@ from bot.incidents.models import EventKind, Incident
 from bot.outbox import Op, OutboxRow
 from bot.postmortems import actions, review
 from bot.postmortems.facts import gather
+from bot.postmortems.links import PostmortemLinks
+from bot.postmortems.setup import PostmortemSetup
 from bot.postmortems.tables import ActionItem, ReviewState
+from bot.slack.ops import OpContext
+from bot.slack.postmortem_ops import model_wording
 
 OPENED = datetime(2026, 11, 20, 23, 10, tzinfo=UTC)
 
@@ -260,3 +264,41 @@ async def test_next_steps_written_in_the_form_win_and_removed_lines_are_dropped(
     async with db.session() as session:
         statuses = {i.text: i.status for i in await review.action_items(session, postmortem_id)}
     assert statuses == {"add a pool alert": "open", "move to the 2024-01-01 schema": "dropped"}
+
+
+class _Model:
+    """A model that answers only once the test lets it, as a slow one would."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def complete(self, messages: list[dict[str, str]]) -> str:
+        await self.release.wait()
+        return '{"summary": [], "impact": [], "whys": []}'
+
+
+async def test_the_models_wording_never_reopens_a_postmortem_approved_while_it_was_asked(db: Database) -> None:
+    postmortem_id = await _draft(db, await _incident(db))
+    model = _Model()
+    setup = PostmortemSetup(template_dir=None, links=PostmortemLinks("http://warroom", "secret"), wording=model)
+    context = OpContext(db=db, gateway=None, http=None, postmortems=setup)  # type: ignore[arg-type]
+    async with db.session() as session:
+        incident_id = (await review.get(session, postmortem_id)).incident_id
+    row = OutboxRow(
+        id=99, incident_id=incident_id, op=Op.MODEL_WORDING, ordering_key="m", payload={"postmortem_id": postmortem_id}
+    )
+    asking = asyncio.create_task(model_wording(row, context))
+    async with db.transaction() as session:  # someone approves while the model thinks
+        assert (await review.approve(session, postmortem_id, by="U0ALICE", version=1)).changed
+    model.release.set()
+    effect = await asking
+    assert effect.apply is not None
+    async with db.transaction() as session:
+        await effect.apply(session)
+    async with db.session() as session:
+        postmortem = await review.get(session, postmortem_id)
+    assert (postmortem.state, postmortem.current_version, postmortem.approved_by) == (
+        ReviewState.APPROVED,
+        1,
+        "U0ALICE",
+    )

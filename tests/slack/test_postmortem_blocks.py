@@ -3,7 +3,8 @@
 import json
 from typing import Any
 
-from bot.slack.blocks.postmortem import INPUT_MAX, edit_modal, edited_sections, fingerprint
+from bot.postmortems.tables import Postmortem, PostmortemVersion, ReviewState
+from bot.slack.blocks.postmortem import INPUT_MAX, edit_modal, edited_sections, fingerprint, summary_blocks
 
 
 def _inputs(view: dict[str, Any]) -> dict[str, str]:
@@ -32,3 +33,17 @@ def test_multibyte_text_stays_under_slacks_view_size() -> None:
     sections = {name: "ü漢" * 4_000 for name in ("summary", "impact", "what_happened", "lessons", "why_1", "why_2")}
     view = edit_modal(7, 3, sections, None)
     assert len(json.dumps(view, ensure_ascii=False).encode()) < 250_000
+
+
+def test_a_section_that_line_cuts_would_not_fit_is_left_out() -> None:
+    text = "\n".join("z" * 1_599 for _ in range(7))  # 11,199 characters, but 7 lines of 1,600 need 7 inputs
+    view = edit_modal(7, 3, {"impact": text}, None)
+    assert not any(k.startswith("impact.") for k in _inputs(view))
+
+
+def test_approve_names_the_version_it_shows() -> None:
+    postmortem = Postmortem(id=4, incident_id=1, current_version=3, state=ReviewState.IN_REVIEW)
+    version = PostmortemVersion(postmortem_id=4, number=3, reason="edited", markdown="")
+    blocks = summary_blocks(9, postmortem, version, url="http://x", open_questions=0)
+    approve = next(e for b in blocks if b["type"] == "actions" for e in b["elements"] if e["text"]["text"] == "Approve")
+    assert approve["value"] == "4:3"

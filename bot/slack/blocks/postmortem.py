@@ -54,7 +54,7 @@ def summary_blocks(
             button(
                 "Approve",
                 PostmortemAction.APPROVE,
-                value,
+                f"{value}:{version.number}",  # approves the version shown, not whatever is newest at the click
                 style="primary",
                 confirm={
                     "title": {"type": "plain_text", "text": "Approve the postmortem?"},
@@ -132,7 +132,8 @@ def edit_modal(postmortem_id: int, based_on: int, current: dict[str, str], chann
     budget = VIEW_TEXT_BUDGET
     for name in SECTIONS:
         text = current.get(name, "")
-        if len(text) > PARTS_MAX * INPUT_MAX or len(text.encode()) > budget:
+        # Also when cutting at line ends would need more inputs than the form has: never a cut section.
+        if len(text) > PARTS_MAX * INPUT_MAX or len(text.encode()) > budget or "".join(parts(text)) != text:
             # Cutting it to fit would save the cut text: leave it out of the form, untouched.
             note = f"*{LABELS[name]}* is {len(text):,} characters, longer than this form holds; it is kept as it is."
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})

@@ -1,5 +1,6 @@
 """The error boundary for Slack input: one transaction, a reply, and an error id people can quote."""
 
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -123,6 +124,7 @@ async def open_modal(
 
     `build` may do one quick read; a WarroomError it raises (an unknown step, say) is the reply.
     """
+    opened_id: str | None = None
     try:
         if loading is None:
             view = await build()
@@ -130,9 +132,28 @@ async def open_modal(
         else:
             # Open at once, then fill in: building may take longer than the trigger_id lives.
             opened = await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=loading)
+            opened_id = str(opened["view"]["id"])
             view = await build()
-            await client.views_update(view_id=str(opened["view"]["id"]), view=view)
-    except (WarroomError, SlackApiError) as error:
-        message = str(error) if isinstance(error, WarroomError) else "I could not open the form in time; try again."
+            await client.views_update(view_id=opened_id, view=view)
+    except Exception as error:
+        if isinstance(error, WarroomError):
+            message = str(error)
+        elif isinstance(error, SlackApiError):
+            message = "I could not open the form in time; try again."
+        else:
+            log.exception("modal_failed", user=to.user)
+            message = "Something went wrong opening the form; nothing was changed."
+        if opened_id is not None:  # do not leave a "Loading…" form open
+            with contextlib.suppress(Exception):
+                await client.views_update(view_id=opened_id, view=_notice(message))
         async with db.transaction() as session:
             await reply(session, to, message)
+
+
+def _notice(text: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Warroom"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [{"type": "section", "text": {"type": "plain_text", "text": text[:3000]}}],
+    }

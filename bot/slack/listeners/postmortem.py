@@ -71,9 +71,9 @@ class WhysForm:
         try:
             opened = await self.client.views_open(trigger_id=trigger_id, view=loading_modal("What happened?"))
             self.view_id = str(opened["view"]["id"])
-        except SlackApiError as error:
+        except Exception as error:
             # The resolve goes ahead; the answers can still be given with /incident why.
-            log.warning("whys_form_not_opened", error=str(error.response.get("error")))
+            log.warning("whys_form_not_opened", error=repr(error))
 
     async def fill(self, incident_id: int | None) -> None:
         if self.view_id is None:
@@ -243,11 +243,9 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         who = Requester(user=user, channel=channel or None, response_url=None)
 
         async def work(session: AsyncSession) -> str:
-            change = await review.request_changes(
+            await review.request_changes(
                 session, int(postmortem_text) if postmortem_text.isdigit() else 0, by=user, reason=reason
             )
-            if not change.changed:
-                return "Changes are already requested on this postmortem."
             return "Changes requested; the commander has been told."
 
         await guarded(deps.db, who, work)
