@@ -5,7 +5,6 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import pairwise
 from typing import Literal
 
 import structlog
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.oncall import service
 from bot.oncall.pagerduty import LOOKAHEAD, OncallsPort, PagerDutyUnavailable
-from bot.oncall.rotation import OnCall, Override, Rota
+from bot.oncall.rotation import Override, Rota, Segment, overlay, rota_at
 from bot.oncall.schema import Schedule
 
 log = structlog.get_logger(__name__)
@@ -90,15 +89,6 @@ class OncallDirectory:
         log.warning(event, schedule=schedule.id, reason=reason)
 
 
-@dataclass(frozen=True)
-class _Piece:
-    start: datetime
-    end: datetime
-    member: str | None
-    layer: str | None
-    override: bool
-
-
 def with_overrides(rota: Rota, overrides: Sequence[Override], at: datetime, horizon: datetime) -> Rota:
     """`rota` with Warroom's overrides on top (the newest wins), known up to `horizon`.
 
@@ -107,40 +97,7 @@ def with_overrides(rota: Rota, overrides: Sequence[Override], at: datetime, hori
     """
     if not overrides:
         return rota
-    base = [o for o in (rota.now, rota.next) if o is not None and o.member is not None]
     low = min([at, rota.now.start, *(o.start for o in overrides)])
-    cuts = {low, horizon}
-    for stretch in base:
-        cuts.update((stretch.start, stretch.end or horizon))
-    for o in overrides:
-        cuts.update((o.start, o.end))
-    points = sorted(t for t in cuts if low <= t <= horizon)
-    newest_first = sorted(overrides, key=lambda o: (o.created_at, o.id), reverse=True)
-    runs: list[_Piece] = []
-    for a, b in pairwise(points):
-        piece = _piece_at(a, b, base, newest_first, horizon)
-        if runs and runs[-1].member == piece.member:
-            last = runs[-1]
-            runs[-1] = _Piece(last.start, b, last.member, last.layer, last.override)
-        else:
-            runs.append(piece)
-    position = next(i for i, run in enumerate(runs) if run.start <= at < run.end)
-    now = _as_oncall(runs[position], horizon)
-    following = next((r for r in runs[position + 1 :] if r.member is not None), None)
-    return Rota(now, _as_oncall(following, horizon) if following is not None else None)
-
-
-def _piece_at(
-    a: datetime, b: datetime, base: Sequence[OnCall], overrides: Sequence[Override], horizon: datetime
-) -> _Piece:
-    for o in overrides:
-        if o.start <= a < o.end:
-            return _Piece(a, b, o.member, "override", True)
-    for stretch in base:
-        if stretch.start <= a < (stretch.end or horizon):
-            return _Piece(a, b, stretch.member, stretch.layer, stretch.override)
-    return _Piece(a, b, None, None, False)
-
-
-def _as_oncall(run: _Piece, horizon: datetime) -> OnCall:
-    return OnCall(run.member, run.start, None if run.end >= horizon else run.end, run.layer, run.override)
+    known = [s for s in (rota.now, rota.next) if s is not None and s.member is not None]
+    base = [Segment(s.start, s.end or horizon, s.member, s.layer, s.override) for s in known]
+    return rota_at(overlay(base, overrides, low, horizon), at, horizon)

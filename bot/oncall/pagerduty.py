@@ -1,7 +1,7 @@
 """PagerDuty as the source of who is on call: the port, its error, and `/oncalls` entries read into a Rota (no I/O).
 
-The HTTP client that implements the port lives in `bot/pagerduty.py`: domain packages do not
-import httpx (tests/test_architecture.py), so this module holds everything that needs no network.
+The HTTP client that implements the port lives in `bot/pagerduty.py`: domain packages leave the
+network to adapters (tests/test_architecture.py), so this module holds everything that needs none.
 """
 
 from collections import OrderedDict

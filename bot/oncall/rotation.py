@@ -205,7 +205,11 @@ def scheduled(schedule: Schedule, start: datetime, end: datetime) -> list[Segmen
 
 def effective(schedule: Schedule, overrides: Iterable[Override], start: datetime, end: datetime) -> list[Segment]:
     """Who is on call in [start, end): the schedule, with overrides on top (the newest one wins)."""
-    base = scheduled(schedule, start, end)
+    return overlay(scheduled(schedule, start, end), overrides, start, end)
+
+
+def overlay(base: Sequence[Segment], overrides: Iterable[Override], start: datetime, end: datetime) -> list[Segment]:
+    """`base` (sorted, not overlapping) with overrides on top in [start, end): the newest override wins."""
     # Each override is its own lane, oldest first, so a newer one covers an older one where they overlap.
     ordered = sorted((o for o in overrides if o.start < end and o.end > start), key=lambda o: (o.created_at, o.id))
     lanes = [[Segment(max(o.start, start), min(o.end, end), o.member, "override", True)] for o in ordered]
@@ -227,7 +231,12 @@ def who(schedule: Schedule, overrides: Iterable[Override], at: datetime) -> Rota
     """Who is on call at `at` and who comes next. A start or end that lies beyond the horizon is unknown."""
     _require_aware(at)
     lookback, horizon = at - _LOOK, at + _LOOK
-    runs = _runs(effective(schedule, overrides, lookback, horizon))
+    return rota_at(effective(schedule, overrides, lookback, horizon), at, horizon)
+
+
+def rota_at(segments: Sequence[Segment], at: datetime, horizon: datetime) -> Rota:
+    """Who is on call at `at` and next, from a timeline that covers `at` and ends at `horizon` (beyond: unknown)."""
+    runs = _runs(segments)
     position = next(i for i, run in enumerate(runs) if run.start <= at < (run.end or horizon))
     now = runs[position]
     if now.end == horizon:

@@ -14,6 +14,7 @@ from bot.sandbox.faults import Fault
 from bot.sandbox.files import UPLOAD_MAX, UploadRefused
 from bot.sandbox.models import SlackError
 from bot.sandbox.workspace import Workspace
+from bot.web.requests import read_limited
 
 _SERVER_ERRORS = {500: "internal_error", 502: "bad_gateway", 503: "service_unavailable", 504: "gateway_timeout"}
 # Faults planned for this name (or "*") also hit upload URLs, which are not Web API methods.
@@ -120,18 +121,6 @@ async def _answer(
         return 200, exc.body(), {}
 
 
-async def _read_limited(request: Request, limit: int) -> bytes | None:
-    """The body, or None once it passes `limit` bytes (read no further: a runaway client cannot fill memory)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _upload_answer(ws: Workspace, token: str, request: Request) -> tuple[int, str, dict[str, Any]]:
     fault = ws.faults.take(UPLOAD_METHOD)
     if fault is not None:
@@ -146,7 +135,7 @@ async def _upload_answer(ws: Workspace, token: str, request: Request) -> tuple[i
     if request.headers.get("content-type", "").lower().startswith("multipart/"):
         # Slack also takes a multipart form; slack_sdk sends the raw bytes, and so must callers of the sandbox
         return 400, "the sandbox takes the file as the raw request body, not as a multipart form", {}
-    data = await _read_limited(request, UPLOAD_MAX)
+    data = await read_limited(request, UPLOAD_MAX)
     if data is None:
         return 413, f"larger than the sandbox's {UPLOAD_MAX} byte limit", {}
     try:

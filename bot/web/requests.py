@@ -1,8 +1,9 @@
-"""Per-request log context: a request id bound for every log line, echoed in `X-Request-Id`."""
+"""Per-request plumbing: a request id for every log line (echoed in `X-Request-Id`), bodies read within a limit."""
 
 import uuid
 
 import structlog
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -27,3 +28,19 @@ class RequestContextMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it is known to pass `limit` bytes: from Content-Length, or while streaming
+    (a lying or absent length), reading no further so a runaway client cannot fill memory."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -24,6 +24,7 @@ from bot.alerts.sources import alertmanager, grafana, pagerduty
 from bot.columns import utcnow
 from bot.config import MAX_WEBHOOK_BYTES, Settings
 from bot.errors import InvalidInput
+from bot.web.requests import read_limited
 
 log = structlog.get_logger(__name__)
 
@@ -36,17 +37,10 @@ class _TooLarge(Exception):
 
 async def read_body(request: Request, limit: int = MAX_WEBHOOK_BYTES) -> bytes:
     """The raw body, refusing early on Content-Length and while streaming (a lying length)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    body = await read_limited(request, limit)
+    if body is None:
         raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return body
 
 
 def _answer(status: int, message: str, **extra: object) -> JSONResponse:
