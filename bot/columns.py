@@ -15,5 +15,10 @@ def json_column(*, nullable: bool = False) -> Any:
     return Column(JSON().with_variant(JSONB(), "postgresql"), nullable=nullable)
 
 
+def as_utc(at: datetime) -> datetime:
+    """An instant in UTC; a naive one is taken as UTC, which is how every time is stored."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -11,13 +11,14 @@ and the draft says so.
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from bot.columns import as_utc
 from bot.postmortems.facts import Facts
 from bot.text import duration_text
 
@@ -69,7 +70,7 @@ def md_block(value: object) -> str:
 
 
 def _utc(at: datetime | None) -> str | None:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if at is not None else None
+    return as_utc(at).strftime("%Y-%m-%d %H:%M:%S") if at is not None else None
 
 
 def _duration(seconds: float | None) -> str | None:

@@ -4,12 +4,13 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import yaml
 
 from bot.alerts.models import AlertRow, Source
+from bot.columns import as_utc
 from bot.incidents.models import EventKind, Incident
 from bot.playbooks.schema import PLAYBOOK_ID, SEVERITIES, STEP_ID
 from bot.playbooks.tables import StepStatus
@@ -80,7 +81,7 @@ def _entries(facts: Facts) -> list[_Entry]:
             continue
         entry = _entry(event.text)
         if entry is not None:
-            timed.append((_aware(event.at), position, entry))
+            timed.append((as_utc(event.at), position, entry))
     offset = len(facts.events)
     for position, step in enumerate(facts.steps):
         if step.status != StepStatus.DONE:
@@ -88,7 +89,7 @@ def _entries(facts: Facts) -> list[_Entry]:
         body = step.title if not step.result else f"{step.title}\n{step.result}"
         entry = _entry(body)
         if entry is not None:
-            timed.append((_aware(step.at), offset + position, entry))
+            timed.append((as_utc(step.at), offset + position, entry))
     timed.sort(key=lambda item: (item[0], item[1]))
     seen: set[str] = set()
     unique: list[_Entry] = []
@@ -98,11 +99,6 @@ def _entries(facts: Facts) -> list[_Entry]:
             seen.add(key)
             unique.append(entry)
     return unique
-
-
-def _aware(at: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they are UTC like everything Warroom stores.
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _clean(text: str) -> str:
@@ -242,7 +238,7 @@ def _exact(value: str) -> str:
 
 
 def _header(incident: Incident, omitted: int) -> str:
-    day = _aware(incident.created_at).astimezone(UTC).strftime("%Y-%m-%d")
+    day = as_utc(incident.created_at).strftime("%Y-%m-%d")
     lines = [
         f"# Proposed by Warroom from incident #{incident.number} ({day} UTC) from the notes, pinned",
         "# messages and steps recorded during it. Review it before committing it to playbooks/:",

@@ -4,11 +4,12 @@ import asyncio
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 import structlog
 
+from bot.columns import as_utc
 from bot.errors import WarroomError
 from bot.incidents.models import EventKind
 from bot.postmortems.facts import Event, Facts
@@ -101,9 +102,7 @@ class Proposal:
 def _utc(at: datetime | None) -> str | None:
     if at is None:
         return None
-    # Naive times are stored as UTC (SQLite hands them back without a zone).
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return as_utc(at).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _cut(text: str, limit: int) -> str:

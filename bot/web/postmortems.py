@@ -1,7 +1,7 @@
 """Postmortems on the web: the Markdown download under `/api`, and the read-only page behind a signed link."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.columns import as_utc
 from bot.config import Settings
 from bot.db import Database
 from bot.errors import NotFound
@@ -104,8 +105,7 @@ def markdown_response(shown: Shown, headers: dict[str, str] | None = None) -> Re
 def _utc(at: datetime | None) -> dict[str, str] | None:
     if at is None:
         return None
-    # SQLite hands back naive datetimes; every stored time is UTC
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    at = as_utc(at)
     return {"iso": at.isoformat(timespec="seconds"), "text": at.strftime("%Y-%m-%d %H:%M UTC")}
 
 
