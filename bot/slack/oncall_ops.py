@@ -14,6 +14,7 @@ from sqlmodel import col
 from bot.columns import utcnow
 from bot.incidents import service
 from bot.incidents.models import EventKind, Incident
+from bot.lanes import Lane
 from bot.outbox import Op, OutboxRow, enqueue
 from bot.slack.blocks.handoff import incoming_blocks, note_request_blocks, report_blocks, report_text
 from bot.slack.escape import escape
@@ -93,7 +94,7 @@ async def find_oncall(row: OutboxRow, context: OpContext) -> Effect:
     """Who is on call for a new incident's service: invited to its channel, named on its card and timeline."""
     assert row.incident_id is not None
     incident_id = row.incident_id
-    async with context.db.session() as session:
+    async with context.db.session(Lane.BACKGROUND) as session:
         incident = await service.get_by_id(session, incident_id)
     schedule = context.registry.current.schedule_for_service(incident.service) if context.registry else None
     if schedule is None or context.oncall is None:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.incidents import service
+from bot.lanes import Lane
 from bot.outbox import Op, OutboxRow, enqueue
 from bot.postmortems import review, wording
 from bot.postmortems.facts import gather
@@ -57,7 +58,7 @@ async def model_wording(row: OutboxRow, context: OpContext) -> Effect:
     if setup.wording is None:  # the model was configured when this was queued, and is not now
         return Effect(result={"skipped": "no model configured"})
     postmortem_id = int(row.payload["postmortem_id"])
-    async with context.db.session() as session:
+    async with context.db.session(Lane.BACKGROUND) as session:
         facts = await gather(session, row.incident_id)
     proposal, note = await wording.propose(setup.wording, facts, setup.model_timeout)
 
@@ -88,7 +89,7 @@ async def sync_postmortem(row: OutboxRow, context: OpContext) -> Effect:
     assert row.incident_id is not None
     setup = _setup(context)
     postmortem_id = int(row.payload["postmortem_id"])
-    async with context.db.session() as session:
+    async with context.db.session(Lane.BACKGROUND) as session:
         incident = await service.get_by_id(session, row.incident_id)
         postmortem = await review.get(session, postmortem_id)
         version = await review.latest(session, postmortem)
@@ -123,7 +124,7 @@ async def sync_postmortem(row: OutboxRow, context: OpContext) -> Effect:
 async def upload_postmortem(row: OutboxRow, context: OpContext) -> Effect:
     """The approved Markdown as a file in the incident channel (Slack's two-step external upload)."""
     assert row.incident_id is not None
-    async with context.db.session() as session:
+    async with context.db.session(Lane.BACKGROUND) as session:
         incident = await service.get_by_id(session, row.incident_id)
         postmortem = await review.get(session, int(row.payload["postmortem_id"]))
         # The version that was approved, whatever was saved after it (which is then in review again).
@@ -162,7 +163,7 @@ async def _dm(context: OpContext, row: OutboxRow, user: str | None, *, kind: str
 async def notify_changes(row: OutboxRow, context: OpContext) -> Effect:
     assert row.incident_id is not None
     setup = _setup(context)
-    async with context.db.session() as session:
+    async with context.db.session(Lane.BACKGROUND) as session:
         incident = await service.get_by_id(session, row.incident_id)
     payload = row.payload
     reason = escape(truncate(str(payload.get("reason") or ""), 2000))
@@ -180,7 +181,7 @@ async def notify_changes(row: OutboxRow, context: OpContext) -> Effect:
 async def remind_action(row: OutboxRow, context: OpContext) -> Effect:
     assert row.incident_id is not None
     setup = _setup(context)
-    async with context.db.session() as session:
+    async with context.db.session(Lane.BACKGROUND) as session:
         item = (
             await session.execute(select(ActionItem).where(col(ActionItem.id) == int(row.payload["action_item_id"])))
         ).scalar_one()
