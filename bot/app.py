@@ -188,6 +188,7 @@ def create_app(settings: Settings) -> FastAPI:
         scheduler.add_job(registry.reload_if_changed, "interval", seconds=2, id="playbooks_reload")
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, registry.reload)
+        await db.checkpoint_in_background()
         writer.start()
         relay.start()
         processor.start()

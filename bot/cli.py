@@ -45,7 +45,10 @@ def serve(args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()
     # Graceful shutdown below Kubernetes' default 30 s grace period (PLATFORM.md 9).
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=20)
+    # No uvicorn access log: RequestContextMiddleware writes one structured line per request.
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=20
+    )
     return 0
 
 

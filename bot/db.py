@@ -2,24 +2,28 @@
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
 from bot.lanes import Lane, PriorityLock
+from bot.sqlite_inline import Checkpointer, inline_creator
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # How long background work waits for intake to go quiet before it takes a turn anyway, so that
 # sustained webhook load slows processing down without stopping it (well inside claim leases).
 QUIET_LIMIT = 0.5
+# How long an SQLite transaction waits for another connection's write lock (SQLite's busy_timeout).
+LOCK_TIMEOUT = 5.0
 
 
 def async_url(url: str) -> str:
@@ -36,6 +40,20 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def _sqlite_connect_args(url: str) -> tuple[list[str], dict[str, Any]]:
+    """What SQLAlchemy's SQLite dialect would pass to `sqlite3.connect` for `url`."""
+    args, options = SQLiteDialect_aiosqlite().create_connect_args(make_url(async_url(url)))
+    return list(args), dict(options)
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file an SQLite URL names (None for PostgreSQL and in-memory databases)."""
+    if not is_sqlite(url):
+        return None
+    (database,), options = _sqlite_connect_args(url)
+    return None if database == ":memory:" or options.get("uri") else str(database)
+
+
 def make_engine(url: str) -> AsyncEngine:
     """One engine per process. SQLite gets a single writer connection (PLATFORM.md 4)."""
     full = async_url(url)
@@ -44,13 +62,16 @@ def make_engine(url: str) -> AsyncEngine:
         return create_async_engine(
             full, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args={"statement_cache_size": 0}
         )
-    engine = create_async_engine(full, pool_size=1, max_overflow=0, connect_args={"timeout": 15})
+    # Statements run on the event loop's thread, not aiosqlite's (bot/sqlite_inline.py says why).
+    (database,), options = _sqlite_connect_args(url)
+    creator = inline_creator(database, lock_timeout=LOCK_TIMEOUT, **options)
+    engine = create_async_engine(full, pool_size=1, max_overflow=0, async_creator=creator)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # the driver stops emitting its own BEGIN
         cursor = dbapi_conn.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000", "foreign_keys=ON"):
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -77,6 +98,17 @@ class Database:
         self._sessionmaker = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._on_outbox_commit = on_outbox_commit
         self._lock = PriorityLock() if is_sqlite(url) else None
+        self.checkpointer: Checkpointer | None = None
+
+    async def checkpoint_in_background(self) -> None:
+        """SQLite file: WAL checkpoints from now on run on a thread, not in a commit on the event loop."""
+        database = sqlite_file(self.url)
+        if database is None or self.checkpointer is not None:
+            return
+        self.checkpointer = Checkpointer(database)
+        self.checkpointer.start()
+        async with self.session() as session:
+            await session.execute(text("PRAGMA wal_autocheckpoint=0"))
 
     @asynccontextmanager
     async def _turn(self, lane: Lane) -> AsyncIterator[None]:
@@ -103,8 +135,25 @@ class Database:
         async with self._turn(lane), self._sessionmaker() as session:
             yield session
 
+    @contextlib.contextmanager
+    def receiving_webhook(self) -> Iterator[None]:
+        """Marks a webhook request as in progress, from reading its body to its answer.
+
+        Background work yields to it (`intake_waiting`, `intake_quiet`) before it even asks for the
+        connection: reading, checking and parsing a body is CPU the sender waits on, and every
+        statement runs on the event loop's thread, so a batch of processing in between would delay it.
+        """
+        if self._lock is None:
+            yield
+            return
+        self._lock.enter(Lane.INTAKE)
+        try:
+            yield
+        finally:
+            self._lock.leave(Lane.INTAKE)
+
     def intake_waiting(self) -> bool:
-        """True while a webhook's transaction holds or waits for the connection (SQLite only)."""
+        """True while a webhook is being received or its transaction holds or waits for the connection (SQLite only)."""
         return self._lock is not None and self._lock.busy(Lane.INTAKE) > 0
 
     async def intake_quiet(self, limit: float = QUIET_LIMIT) -> None:
@@ -127,6 +176,9 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.checkpointer is not None:
+            await asyncio.to_thread(self.checkpointer.stop)
+            self.checkpointer = None
 
 
 async def insert_ignore(

@@ -30,12 +30,19 @@ class PriorityLock:
         self._held = False
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
-        self._busy = [0] * len(Lane)  # holders and live waiters per lane
+        self._busy = [0] * len(Lane)  # holders, live waiters and entered work per lane
         self._idle_waiters: list[list[asyncio.Future[None]]] = [[] for _ in Lane]
 
     def busy(self, lane: Lane) -> int:
-        """How many transactions of `lane` hold the lock or wait for it."""
+        """How many transactions of `lane` hold the lock or wait for it, plus those `enter`ed."""
         return self._busy[lane]
+
+    def enter(self, lane: Lane) -> None:
+        """Count work of `lane` that will want the lock soon as busy already (`leave` ends it)."""
+        self._busy[lane] += 1
+
+    def leave(self, lane: Lane) -> None:
+        self._less_busy(lane)
 
     async def idle(self, lane: Lane) -> None:
         """Return once no transaction of `lane` holds the lock or waits for it."""

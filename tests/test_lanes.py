@@ -114,3 +114,29 @@ async def test_background_work_waits_for_intake_to_go_quiet_but_not_forever(sqli
         await asyncio.wait_for(db.intake_quiet(limit=10), 1)
     finally:
         await db.dispose()
+
+
+async def test_a_webhook_being_received_counts_as_intake_before_it_asks_for_the_connection(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    try:
+        assert not db.intake_waiting()
+        with pytest.raises(ValueError), db.receiving_webhook():
+            assert db.intake_waiting()
+            quiet = asyncio.create_task(db.intake_quiet(limit=10))
+            await _settle()
+            assert not quiet.done()  # background work holds back while the body is read and checked
+            raise ValueError("the handler failed")
+        await asyncio.wait_for(quiet, 1)  # over, even though it ended in an exception
+        assert not db.intake_waiting()
+    finally:
+        await db.dispose()
+
+
+async def test_receiving_a_webhook_holds_background_work_back_only_on_sqlite(db: Database) -> None:
+    with db.receiving_webhook():
+        if db.url.startswith("sqlite"):
+            assert db.intake_waiting()
+        else:  # PostgreSQL: a pool of connections, and replicas that could not see this count anyway
+            assert not db.intake_waiting()
+            await asyncio.wait_for(db.intake_quiet(limit=10), 1)
+    assert not db.intake_waiting()

@@ -110,6 +110,10 @@ def build_router(settings: Settings, writer: DeliveryWriter, *, observe: Observe
         return _answer(202, "accepted", delivery=stored.delivery_id)
 
     async def intake(request: Request, source: Source, verify: Callable[[bytes], bool]) -> JSONResponse:
+        with writer.db.receiving_webhook():
+            return await receive(request, source, verify)
+
+    async def receive(request: Request, source: Source, verify: Callable[[bytes], bool]) -> JSONResponse:
         received_at = utcnow()
         try:
             body = await read_body(request)

@@ -1,5 +1,7 @@
 """Deliveries applied several to a transaction end exactly as one per transaction, and one failure stays alone."""
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -159,3 +161,31 @@ async def test_a_batch_commits_once_it_has_run_its_time(db: Database, monkeypatc
     monkeypatch.setattr(processor, "_apply_batch", recorded)
     assert await processor.run_once() == 3
     assert sizes == [1, 1, 1]
+
+
+async def test_a_webhook_arriving_mid_batch_gets_the_connection_after_the_delivery_in_progress(
+    one_by_one: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = one_by_one  # SQLite, where statements do not yield to the event loop and lanes exist
+    await _store(db, SCENARIO)
+    processor = DeliveryProcessor(db, Policy())
+    apply, apply_batch = processor._apply, processor._apply_batch
+    receiving = contextlib.ExitStack()
+    sizes: list[int] = []
+
+    async def apply_while_a_request_comes_in(session: Any, row: Any) -> Any:
+        # The request is read while the delivery is applied; its handler runs once the loop gets a turn.
+        asyncio.get_running_loop().call_soon(receiving.enter_context, db.receiving_webhook())
+        return await apply(session, row)
+
+    async def recorded(rows: Any) -> int:
+        sizes.append(await apply_batch(rows))
+        receiving.close()  # answered: the rest may go in one transaction
+        monkeypatch.setattr(processor, "_apply", apply)
+        return sizes[-1]
+
+    monkeypatch.setattr(processor, "_apply", apply_while_a_request_comes_in)
+    monkeypatch.setattr(processor, "_apply_batch", recorded)
+    assert await processor.run_once() == len(SCENARIO)
+    assert sizes == [1, len(SCENARIO) - 1]
+    assert not db.intake_waiting()

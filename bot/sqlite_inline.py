@@ -1,0 +1,242 @@
+"""An aiosqlite-shaped SQLite connection that runs each statement on the event loop's own thread.
+
+aiosqlite runs every call on a helper thread: a cursor, an `execute`, a `fetchall` and a `close`
+are four trips there and back per statement, each a queue put, a thread wake-up, a GIL hand-over
+and a wake-up of the event loop. SQLite statements themselves take microseconds, and under the GIL
+the helper thread could not run Python alongside the loop anyway, so those trips were most of
+what the database cost: about 30 per processed delivery, and they made processing five times
+slower than the statements it ran (docs/performance.md).
+
+SQLAlchemy's aiosqlite dialect accepts any driver connection with aiosqlite's interface
+(`create_async_engine(async_creator=...)`), so the SQL, the pool and the dialect stay as they
+were. Only where the statement runs changes: here, synchronously, inside the coroutine. That
+blocks the loop while a statement runs, which is fine for the short statements Warroom sends on
+its single SQLite connection; WAL checkpoints, the one slow part (they write pages back and
+fsync), run on a thread of their own (`Checkpointer`).
+"""
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+class InlineCursor:
+    """`aiosqlite.Cursor`'s interface over a `sqlite3.Cursor`, without a thread."""
+
+    def __init__(self, cursor: sqlite3.Cursor, connection: "InlineConnection") -> None:
+        self._cursor = cursor
+        self._connection = connection
+
+    async def __aenter__(self) -> "InlineCursor":
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._cursor.close()
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._rows()
+
+    async def _rows(self) -> AsyncIterator[Any]:
+        for row in self._cursor:
+            yield row
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._cursor.arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._cursor.arraysize = value
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> "InlineCursor":
+        if parameters is None:
+            await self._connection.when_unlocked(self._cursor.execute, sql)
+        else:
+            await self._connection.when_unlocked(self._cursor.execute, sql, parameters)
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> "InlineCursor":
+        await self._connection.when_unlocked(self._cursor.executemany, sql, parameters)
+        return self
+
+    async def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        return self._cursor.fetchmany(self._cursor.arraysize if size is None else size)
+
+    async def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    async def close(self) -> None:
+        self._cursor.close()
+
+    async def setinputsizes(self, *_sizes: Any) -> None:
+        return None
+
+
+class _RunNow:
+    """Stands in for aiosqlite's request queue, which SQLAlchemy's `isolation_level` setter uses."""
+
+    @staticmethod
+    def put_nowait(item: tuple[asyncio.Future[Any], Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            future.set_result(function())
+        except Exception as error:  # handed to whoever awaits the future, as aiosqlite does
+            future.set_exception(error)
+
+
+def _locked(error: sqlite3.OperationalError) -> bool:
+    message = str(error)
+    return "database is locked" in message or "database is busy" in message
+
+
+class InlineConnection:
+    """`aiosqlite.Connection`'s interface over a `sqlite3.Connection`, without a thread.
+
+    Waiting for another connection's write lock must not block the event loop: that other
+    connection may need the loop to finish (another engine on the same file in this process), and
+    everything else would stall meanwhile. So SQLite's own busy wait is off (`timeout=0`), and a
+    statement refused with "database is locked" outside a transaction (in practice the
+    `BEGIN IMMEDIATE` every transaction starts with) is retried after sleeps of 1 ms doubling to
+    50 ms, for up to `lock_timeout` seconds, as SQLite's busy handler would have.
+    """
+
+    _tx = _RunNow()
+
+    def __init__(self, connection: sqlite3.Connection, *, lock_timeout: float = 5.0) -> None:
+        self._connection: sqlite3.Connection | None = connection
+        self.lock_timeout = lock_timeout
+
+    async def when_unlocked(self, statement: Callable[..., Any], *args: Any) -> Any:
+        """`statement(*args)`, retried cooperatively while another connection holds the write lock."""
+        try:
+            return statement(*args)
+        except sqlite3.OperationalError as error:
+            if not _locked(error) or self._conn.in_transaction:  # inside one, a retry could not repeat its work
+                raise
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lock_timeout
+        delay = 0.001
+        while True:
+            await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
+            try:
+                return statement(*args)
+            except sqlite3.OperationalError as error:
+                if not _locked(error) or loop.time() >= deadline:
+                    raise
+            delay = min(delay * 2, 0.05)
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise ValueError("no active connection")
+        return self._connection
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self._conn.isolation_level
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
+
+    def cursor(self) -> InlineCursor:
+        return InlineCursor(self._conn.cursor(), self)
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> InlineCursor:
+        return await self.cursor().execute(sql, parameters)
+
+    async def commit(self) -> None:
+        self._conn.commit()
+
+    async def rollback(self) -> None:
+        self._conn.rollback()
+
+    async def create_function(self, name: str, num_params: int, func: Callable[..., Any], **kw: Any) -> None:
+        self._conn.create_function(name, num_params, func, **kw)
+
+    async def close(self) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def inline_creator(database: str, *, lock_timeout: float, **connect_kw: Any) -> Callable[[], Any]:
+    """An `async_creator` for `create_async_engine` that opens `database` as an `InlineConnection`."""
+
+    async def create() -> InlineConnection:
+        # timeout=0: InlineConnection waits for locks itself. check_same_thread off: the pool may
+        # close the connection from another thread at interpreter exit.
+        options = {**connect_kw, "timeout": 0, "check_same_thread": False}
+        return InlineConnection(sqlite3.connect(database, **options), lock_timeout=lock_timeout)
+
+    return create
+
+
+class Checkpointer:
+    """Copies the WAL back into the database file from a thread, so the event loop never waits for it.
+
+    The serving connection has `wal_autocheckpoint` off. Every `interval` seconds this thread runs
+    a PASSIVE checkpoint on its own connection: it copies what no reader still needs, syncs, and
+    never blocks the writer; once everything is copied, the writer starts the WAL file over
+    (https://www.sqlite.org/wal.html#ckpt).
+    """
+
+    def __init__(self, database: str, *, interval: float = 1.0, **connect_kw: Any) -> None:
+        self.database = database
+        self.interval = interval
+        self._connect_kw = connect_kw
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.copied = 0  # pages copied back so far, for tests and curiosity
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpointer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Checkpoint once more and end the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self.database, check_same_thread=False, **self._connect_kw)
+        try:
+            while not self._stop.wait(self.interval):
+                self.checkpoint(connection)
+            self.checkpoint(connection)
+        finally:
+            connection.close()
+
+    def checkpoint(self, connection: sqlite3.Connection) -> None:
+        try:
+            _busy, _wal_pages, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error:  # a locked or vanished file: the next pass tries again
+            log.warning("sqlite_checkpoint_failed", exc_info=True)
+            return
+        self.copied += max(copied, 0)
