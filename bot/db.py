@@ -22,6 +22,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # How long background work waits for intake to go quiet before it takes a turn anyway, so that
 # sustained webhook load slows processing down without stopping it (well inside claim leases).
 QUIET_LIMIT = 0.5
+QUIET_GRACE = 0.005
 # How long an SQLite transaction waits for another connection's write lock (SQLite's busy_timeout).
 LOCK_TIMEOUT = 5.0
 
@@ -157,15 +158,23 @@ class Database:
         return self._lock is not None and self._lock.busy(Lane.INTAKE) > 0
 
     async def intake_quiet(self, limit: float = QUIET_LIMIT) -> None:
-        """Wait until no webhook transaction holds or waits for the connection, at most `limit` seconds.
+        """Wait until no webhook is being received or stored, at most `limit` seconds.
 
         Background work calls it between units of work, so it takes the CPU and the connection only
         while intake has nothing to do, and the bound keeps it from starving under sustained load.
+        Once intake was busy, quiet must last `QUIET_GRACE`: a sender that got its 202 sends the
+        next webhook within a millisecond or so, and a delivery applied in that gap (several ms of
+        CPU) would make it wait.
         """
-        if self._lock is None:
+        if self._lock is None or not self._lock.busy(Lane.INTAKE):
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._lock.idle(Lane.INTAKE), limit)
+            async with asyncio.timeout(limit):
+                while True:
+                    await self._lock.idle(Lane.INTAKE)
+                    await asyncio.sleep(QUIET_GRACE)
+                    if not self._lock.busy(Lane.INTAKE):
+                        return
 
     def on_outbox_commit(self, callback: Callable[[], None]) -> None:
         self._on_outbox_commit = callback

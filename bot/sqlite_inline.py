@@ -11,8 +11,14 @@ SQLAlchemy's aiosqlite dialect accepts any driver connection with aiosqlite's in
 (`create_async_engine(async_creator=...)`), so the SQL, the pool and the dialect stay as they
 were. Only where the statement runs changes: here, synchronously, inside the coroutine. That
 blocks the loop while a statement runs, which is fine for the short statements Warroom sends on
-its single SQLite connection; WAL checkpoints, the one slow part (they write pages back and
-fsync), run on a thread of their own (`Checkpointer`).
+its single SQLite connection. Three things keep it that way:
+
+- After each statement the coroutine yields a turn to the loop, as awaiting aiosqlite did, so
+  a long run of statements (a storm's deliveries) still lets webhooks and clicks in between.
+- Waiting for another connection's write lock is a retry with `asyncio.sleep`, never SQLite's
+  blocking busy handler (`InlineConnection.when_unlocked`).
+- WAL checkpoints, the one slow part (they write pages back and fsync), run on a thread of
+  their own (`Checkpointer`).
 """
 
 import asyncio
@@ -71,10 +77,12 @@ class InlineCursor:
             await self._connection.when_unlocked(self._cursor.execute, sql)
         else:
             await self._connection.when_unlocked(self._cursor.execute, sql, parameters)
+        await asyncio.sleep(0)  # a turn for the loop after each statement (the module docstring says why)
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> "InlineCursor":
         await self._connection.when_unlocked(self._cursor.executemany, sql, parameters)
+        await asyncio.sleep(0)
         return self
 
     async def fetchone(self) -> Any:

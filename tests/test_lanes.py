@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from bot.db import Database
+from bot.db import QUIET_GRACE, Database
 from bot.lanes import Lane, PriorityLock
 
 
@@ -140,3 +140,18 @@ async def test_receiving_a_webhook_holds_background_work_back_only_on_sqlite(db:
             assert not db.intake_waiting()
             await asyncio.wait_for(db.intake_quiet(limit=10), 1)
     assert not db.intake_waiting()
+
+
+async def test_a_lull_between_two_webhooks_is_not_quiet_but_idle_intake_is_at_once(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    try:
+        await asyncio.wait_for(db.intake_quiet(limit=10), QUIET_GRACE / 2)  # nothing was going on
+        with db.receiving_webhook():
+            quiet = asyncio.create_task(db.intake_quiet(limit=10))
+            await _settle()
+        with db.receiving_webhook():  # the sender's next webhook, straight after its 202
+            await asyncio.sleep(QUIET_GRACE * 2)
+            assert not quiet.done()
+        await asyncio.wait_for(quiet, 1)
+    finally:
+        await db.dispose()

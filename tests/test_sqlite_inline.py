@@ -164,3 +164,25 @@ async def test_a_write_lock_held_too_long_fails_the_transaction_after_the_lock_t
         ticking.cancel()
         holder.close()
         await impatient.dispose()
+
+
+async def test_each_statement_gives_the_event_loop_a_turn(database: Database) -> None:
+    seen: list[int] = []
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticking = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    try:
+        async with database.transaction() as session:
+            for n in range(3):
+                await session.execute(text("INSERT INTO item (name) VALUES (:name)"), {"name": f"n{n}"})
+                seen.append(ticks)
+    finally:
+        ticking.cancel()
+    assert seen[0] < seen[1] < seen[2]  # other tasks ran between statements of one transaction

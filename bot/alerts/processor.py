@@ -115,8 +115,8 @@ class DeliveryProcessor(Worker):
                 for row in rows:
                     reached += 1
                     done.append(await self._apply(session, row))
-                    # SQLite statements do not yield to the event loop (bot/sqlite_inline.py): let
-                    # webhooks that arrived meanwhile start, then leave the connection to them.
+                    # Let webhooks that arrived during the delivery start (a delivery that could not
+                    # be parsed ran no statement, so nothing yielded), then leave the connection to them.
                     await asyncio.sleep(0)
                     if self.db.intake_waiting() or clock() >= deadline:
                         break
