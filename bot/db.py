@@ -25,6 +25,7 @@ QUIET_LIMIT = 0.5
 QUIET_GRACE = 0.005
 # How long an SQLite transaction waits for another connection's write lock (SQLite's busy_timeout).
 LOCK_TIMEOUT = 5.0
+WAL_SIZE_LIMIT = 16 * 1024 * 1024  # bytes
 
 
 def async_url(url: str) -> str:
@@ -84,6 +85,14 @@ def make_engine(url: str) -> AsyncEngine:
     return engine
 
 
+def _leave_checkpoints_to_the_checkpointer(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    # Once the WAL starts over, its file shrinks back to this (a burst may have grown it).
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+    cursor.close()
+
+
 class Database:
     """Engine plus session factory; `transaction()` is what entry points open.
 
@@ -106,10 +115,12 @@ class Database:
         database = sqlite_file(self.url)
         if database is None or self.checkpointer is not None:
             return
-        self.checkpointer = Checkpointer(database)
+        # Every connection the pool opens from now on leaves checkpoints to the checkpointer, a
+        # replacement for a broken one included; closing the pool applies it to the open one too.
+        event.listen(self.engine.sync_engine, "connect", _leave_checkpoints_to_the_checkpointer)
+        await self.engine.dispose()
+        self.checkpointer = Checkpointer(database, hold_writes=lambda: self._turn(Lane.NORMAL))
         self.checkpointer.start()
-        async with self.session() as session:
-            await session.execute(text("PRAGMA wal_autocheckpoint=0"))
 
     @asynccontextmanager
     async def _turn(self, lane: Lane) -> AsyncIterator[None]:
@@ -138,11 +149,11 @@ class Database:
 
     @contextlib.contextmanager
     def receiving_webhook(self) -> Iterator[None]:
-        """Marks a webhook request as in progress, from reading its body to its answer.
+        """Marks an authentic webhook as in progress, from its verified body to its answer.
 
         Background work yields to it (`intake_waiting`, `intake_quiet`) before it even asks for the
-        connection: reading, checking and parsing a body is CPU the sender waits on, and every
-        statement runs on the event loop's thread, so a batch of processing in between would delay it.
+        connection: parsing and queueing a body is CPU the sender waits on, and every statement runs
+        on the event loop's thread, so a batch of processing in between would delay it.
         """
         if self._lock is None:
             yield
@@ -186,8 +197,8 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self.checkpointer is not None:
-            await asyncio.to_thread(self.checkpointer.stop)
-            self.checkpointer = None
+            checkpointer, self.checkpointer = self.checkpointer, None
+            await checkpointer.stop()
 
 
 async def insert_ignore(

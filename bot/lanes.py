@@ -49,7 +49,12 @@ class PriorityLock:
         while self._busy[lane]:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._idle_waiters[lane].append(future)
-            await future  # woken when the count reached 0; it may have risen again since, so look again
+            try:
+                await future  # woken when the count reached 0; it may have risen again since, so look again
+            except asyncio.CancelledError:  # a waiter that gave up (a timeout) leaves nothing behind
+                if future in self._idle_waiters[lane]:
+                    self._idle_waiters[lane].remove(future)
+                raise
 
     def _less_busy(self, lane: Lane) -> None:
         self._busy[lane] -= 1

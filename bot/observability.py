@@ -23,8 +23,11 @@ class StderrLogger:
 
     def msg(self, message: str) -> None:
         with self._lock:
-            sys.stderr.write(message + "\n")
-            sys.stderr.flush()
+            try:
+                sys.stderr.write(message + "\n")
+                sys.stderr.flush()
+            except (OSError, ValueError):  # a broken or closed stderr: lose the line, never the request
+                pass
 
     log = debug = info = warn = warning = error = critical = exception = fatal = msg
 

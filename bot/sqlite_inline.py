@@ -2,16 +2,17 @@
 
 aiosqlite runs every call on a helper thread: a cursor, an `execute`, a `fetchall` and a `close`
 are four trips there and back per statement, each a queue put, a thread wake-up, a GIL hand-over
-and a wake-up of the event loop. SQLite statements themselves take microseconds, and under the GIL
-the helper thread could not run Python alongside the loop anyway, so those trips were most of
-what the database cost: about 30 per processed delivery, and they made processing five times
-slower than the statements it ran (docs/performance.md).
+and a wake-up of the event loop. The thread lets SQLite's own work overlap the loop (sqlite3
+releases the GIL while a statement runs), but Warroom's statements take microseconds to a
+millisecond, so the trips cost far more than the overlap bought: about 30 per processed
+delivery, most of what processing cost (docs/performance.md).
 
 SQLAlchemy's aiosqlite dialect accepts any driver connection with aiosqlite's interface
 (`create_async_engine(async_creator=...)`), so the SQL, the pool and the dialect stay as they
 were. Only where the statement runs changes: here, synchronously, inside the coroutine. That
 blocks the loop while a statement runs, which is fine for the short statements Warroom sends on
-its single SQLite connection. Three things keep it that way:
+its single SQLite connection. Work that could run long is cut up by its callers (housekeeping
+deletes in chunks, `bot.scheduler.delete_in_chunks`), and three things here keep it that way:
 
 - After each statement the coroutine yields a turn to the loop, as awaiting aiosqlite did, so
   a long run of statements (a storm's deliveries) still lets webhooks and clicks in between.
@@ -22,9 +23,12 @@ its single SQLite connection. Three things keep it that way:
 """
 
 import asyncio
+import contextlib
+import os
 import sqlite3
-import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import structlog
@@ -205,46 +209,78 @@ def inline_creator(database: str, *, lock_timeout: float, **connect_kw: Any) -> 
 
 
 class Checkpointer:
-    """Copies the WAL back into the database file from a thread, so the event loop never waits for it.
+    """Copies the WAL back into the database file on a thread, so no commit on the loop waits for it.
 
-    The serving connection has `wal_autocheckpoint` off. Every `interval` seconds this thread runs
-    a PASSIVE checkpoint on its own connection: it copies what no reader still needs, syncs, and
-    never blocks the writer; once everything is copied, the writer starts the WAL file over
-    (https://www.sqlite.org/wal.html#ckpt).
+    The serving connection has `wal_autocheckpoint` off (`Database.checkpoint_in_background`).
+    Every `interval` seconds a PASSIVE checkpoint runs on this object's own connection, on its own
+    thread: it copies what no reader still needs, syncs, and never blocks the writer. Once it has
+    copied everything, the writer's next transaction starts the WAL over
+    (https://www.sqlite.org/wal.html#ckpt). Under a steady stream of commits it can never copy
+    everything, so the WAL would grow without end: once it passes `catch_up_pages`, a pass runs
+    while `hold_writes()` keeps this process's transactions waiting, as a commit that checkpoints
+    itself would have.
     """
 
-    def __init__(self, database: str, *, interval: float = 1.0, **connect_kw: Any) -> None:
+    def __init__(
+        self,
+        database: str,
+        *,
+        hold_writes: Callable[[], AbstractAsyncContextManager[None]],
+        interval: float = 1.0,
+        catch_up_pages: int = 4096,
+    ) -> None:
         self.database = database
         self.interval = interval
-        self._connect_kw = connect_kw
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.catch_up_pages = catch_up_pages
+        self._hold_writes = hold_writes
+        self._connection: sqlite3.Connection | None = None
+        # One thread, so passes never overlap on the connection, even when `stop` cancels one.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-checkpointer")
+        self._task: asyncio.Task[None] | None = None
         self.copied = 0  # pages copied back so far, for tests and curiosity
+        self.catch_ups = 0  # passes that held writes back
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="sqlite-checkpointer", daemon=True)
-        self._thread.start()
+        self._task = asyncio.create_task(self._run(), name="sqlite-checkpointer")
 
-    def stop(self) -> None:
-        """Checkpoint once more and end the thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+    async def stop(self) -> None:
+        """Stop the passes, copy back what the last second wrote, and close the connection."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._thread, self._last_pass)
+        self._thread.shutdown()
 
-    def _run(self) -> None:
-        connection = sqlite3.connect(self.database, check_same_thread=False, **self._connect_kw)
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                if await loop.run_in_executor(self._thread, self.checkpoint) > self.catch_up_pages:
+                    async with self._hold_writes():
+                        self.catch_ups += 1
+                        await loop.run_in_executor(self._thread, self.checkpoint)
+            except Exception:  # the next pass tries again; the WAL only grows meanwhile
+                log.exception("sqlite_checkpoint_failed")
+
+    def checkpoint(self) -> int:
+        """One PASSIVE pass (on the checkpointer's thread); returns the WAL's size in pages."""
+        if self._connection is None:
+            self._connection = sqlite3.connect(self.database, check_same_thread=False)
         try:
-            while not self._stop.wait(self.interval):
-                self.checkpoint(connection)
-            self.checkpoint(connection)
-        finally:
-            connection.close()
-
-    def checkpoint(self, connection: sqlite3.Connection) -> None:
-        try:
-            _busy, _wal_pages, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            _busy, wal_pages, copied = self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.Error:  # a locked or vanished file: the next pass tries again
             log.warning("sqlite_checkpoint_failed", exc_info=True)
-            return
+            return 0
         self.copied += max(copied, 0)
+        return int(wal_pages)
+
+    def _last_pass(self) -> None:
+        if self._connection is not None or os.path.exists(self.database):
+            self.checkpoint()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

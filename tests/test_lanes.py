@@ -155,3 +155,14 @@ async def test_a_lull_between_two_webhooks_is_not_quiet_but_idle_intake_is_at_on
         await asyncio.wait_for(quiet, 1)
     finally:
         await db.dispose()
+
+
+async def test_waiters_that_give_up_on_idle_leave_nothing_behind() -> None:
+    lock = PriorityLock()
+    lock.enter(Lane.INTAKE)  # intake that stays busy (a long webhook)
+    for _ in range(50):
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(lock.idle(Lane.INTAKE), 0.001)
+    assert lock._idle_waiters[Lane.INTAKE] == []
+    lock.leave(Lane.INTAKE)
+    await asyncio.wait_for(lock.idle(Lane.INTAKE), 1)

@@ -67,4 +67,17 @@ async def test_every_request_gets_one_access_line_with_what_its_handler_bound(sq
         response.headers["x-request-id"] for response in (stored, refused, health)
     ]
     assert access[0]["delivery"] == stored.json()["delivery"] and "delivery" not in access[1]
-    assert all(isinstance(entry["duration_ms"], float) for entry in access)
+    assert all(isinstance(entry["duration_ms"], float) and entry["client"] == "127.0.0.1" for entry in access)
+
+
+def test_a_broken_stderr_loses_the_line_not_the_caller(restore_logging: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken:
+        def write(self, _text: str) -> int:
+            raise BrokenPipeError("the log collector went away")
+
+        def flush(self) -> None:
+            raise BrokenPipeError
+
+    configure_logging("INFO", "json")
+    monkeypatch.setattr("sys.stderr", Broken())
+    structlog.get_logger("bot.test").info("still_fine")  # raises nothing

@@ -1,16 +1,18 @@
 """The SQLite driver that runs statements on the event loop's thread, and the checkpointer beside it."""
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.db import Database, sqlite_file
+from bot.db import WAL_SIZE_LIMIT, Database, sqlite_file
 from bot.lanes import Lane
 from bot.sqlite_inline import Checkpointer
 
@@ -85,7 +87,7 @@ async def test_the_checkpointer_copies_the_wal_back_while_the_server_never_does(
                 text("INSERT INTO item (name, body) VALUES (:name, :body)"),
                 [{"name": f"{batch}-{n}", "body": body} for n in range(500)],
             )
-    for _ in range(100):  # the thread runs once a second
+    for _ in range(100):  # a pass runs once a second
         if checkpointer.copied >= 1500:
             break
         await asyncio.sleep(0.05)
@@ -96,7 +98,7 @@ async def test_the_checkpointer_copies_the_wal_back_while_the_server_never_does(
     assert (await asyncio.to_thread(os.stat, wal)).st_size <= size_after_first
     await database.dispose()
     assert database.checkpointer is None
-    assert not any(thread.name == "sqlite-checkpointer" for thread in threading.enumerate())
+    assert not any(thread.name.startswith("sqlite-checkpointer") for thread in threading.enumerate())
     copy = sqlite3.connect(checkpointer.database)
     try:
         assert copy.execute("SELECT count(*) FROM item").fetchone() == (1501,)
@@ -104,12 +106,43 @@ async def test_the_checkpointer_copies_the_wal_back_while_the_server_never_does(
         copy.close()
 
 
-def test_a_checkpoint_that_fails_is_logged_and_the_thread_carries_on(tmp_path: Path) -> None:
-    checkpointer = Checkpointer(str(tmp_path / "c.db"))
+async def test_under_a_steady_stream_of_commits_the_wal_still_starts_over(database: Database) -> None:
+    await database.checkpoint_in_background()
+    checkpointer = database.checkpointer
+    assert checkpointer is not None
+    checkpointer.interval, checkpointer.catch_up_pages = 0.02, 100
+    body = os.urandom(8000)
+    for n in range(400):  # about 1,200 pages, commit after commit with no pause for a passive pass
+        async with database.transaction() as session:
+            await session.execute(
+                text("INSERT INTO item (name, body) VALUES (:name, :body)"), {"name": n, "body": body}
+            )
+    assert checkpointer.catch_ups >= 1
+    wal_bytes = (await asyncio.to_thread(os.stat, checkpointer.database + "-wal")).st_size
+    assert wal_bytes < 600 * 4096  # without the catch-up passes it would hold every one of those pages
+
+
+async def test_a_replaced_connection_also_leaves_checkpoints_to_the_checkpointer(database: Database) -> None:
+    await database.checkpoint_in_background()
+    async with database.session() as session:
+        await (await session.connection()).invalidate()  # e.g. a statement cancelled half-way
+    async with database.session() as session:
+        assert (await session.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one() == 0
+        assert (await session.execute(text("PRAGMA journal_size_limit"))).scalar_one() == WAL_SIZE_LIMIT
+
+
+async def test_a_checkpoint_that_fails_is_logged_and_the_next_one_tries_again(tmp_path: Path) -> None:
+    async def nothing_to_hold() -> AsyncIterator[None]:
+        yield
+
+    checkpointer = Checkpointer(str(tmp_path / "c.db"), hold_writes=contextlib.asynccontextmanager(nothing_to_hold))
     closed = sqlite3.connect(":memory:")
     closed.close()
-    checkpointer.checkpoint(closed)  # sqlite3.ProgrammingError is an sqlite3.Error: logged, not raised
-    assert checkpointer.copied == 0
+    checkpointer._connection = closed  # sqlite3.ProgrammingError is an sqlite3.Error: logged, not raised
+    assert checkpointer.checkpoint() == 0
+    checkpointer._connection = None
+    assert checkpointer.checkpoint() == -1  # a fresh connection answers again: not in WAL mode, no WAL
+    await checkpointer.stop()
 
 
 async def test_waiting_for_another_connections_write_lock_leaves_the_event_loop_running(

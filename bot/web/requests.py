@@ -31,7 +31,7 @@ class RequestContextMiddleware:
         request_id = incoming[:64] if incoming.isprintable() and incoming else uuid.uuid4().hex
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        status = 500  # unless a response starts: an exception escaped every handler
+        status: int | None = None  # stays None when the client went away before any answer
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -42,13 +42,18 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            status = status or 500  # what the server error middleware answers
+            raise
         finally:
+            client = scope.get("client")
             log.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                client=client[0] if client else None,
             )
 
 

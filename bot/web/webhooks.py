@@ -110,10 +110,6 @@ def build_router(settings: Settings, writer: DeliveryWriter, *, observe: Observe
         return _answer(202, "accepted", delivery=stored.delivery_id)
 
     async def intake(request: Request, source: Source, verify: Callable[[bytes], bool]) -> JSONResponse:
-        with writer.db.receiving_webhook():
-            return await receive(request, source, verify)
-
-    async def receive(request: Request, source: Source, verify: Callable[[bytes], bool]) -> JSONResponse:
         received_at = utcnow()
         try:
             body = await read_body(request)
@@ -126,6 +122,12 @@ def build_router(settings: Settings, writer: DeliveryWriter, *, observe: Observe
         if not verify(body):
             observe(source, "unauthorized")
             return _answer(401, "invalid signature or token")
+        # Only now: a sender that never finishes its body, or is not who it claims, holds nothing back.
+        with writer.db.receiving_webhook():
+            return await accept(source, body, received_at, request.headers.get("x-webhook-id"))
+
+    async def accept(source: Source, body: bytes, received_at: datetime, webhook_id: str | None) -> JSONResponse:
+        """Parse an authentic body as far as intake must, and store it."""
         if source is Source.PAGERDUTY:
             try:
                 document = json.loads(body)
@@ -134,7 +136,6 @@ def build_router(settings: Settings, writer: DeliveryWriter, *, observe: Observe
                 log.error("pagerduty_body_unparseable", error=str(error))
                 observe(source, "invalid")
                 return _answer(400, f"body is not valid JSON: {error}")
-            webhook_id = request.headers.get("x-webhook-id")
             return await store(source, body, received_at, key=pagerduty.delivery_key(webhook_id, document, body))
         try:
             group_key = delivery_group(source, body, received_at)  # reject what we could never process, now

@@ -171,3 +171,25 @@ async def test_concurrent_copies_are_stored_once(stack: Stack) -> None:
     assert all(r.status_code == 202 for r in responses)
     assert statuses.count("accepted") == 20 and statuses.count("duplicate") == 40
     assert await _stored(stack) == 20
+
+
+async def test_a_sender_that_never_finishes_its_body_holds_no_processing_back(stack: Stack) -> None:
+    db: Database = stack.app.state.db
+    host, port = stack.bot_url.removeprefix("http://").split(":")
+    _reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(
+            b"POST /webhooks/alertmanager HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            b"content-length: 100000\r\n\r\n{"
+        )
+        await writer.drain()
+        await asyncio.sleep(0.2)  # the handler is reading the body that never comes
+        assert not db.intake_waiting()
+        for n in range(20):  # one group: Slack's channel-creation limit stays out of the way
+            assert (await stack.webhook("generic", {"title": f"Disk {n}", "dedup_key": "disk"})).status_code == 202
+        started = asyncio.get_running_loop().time()
+        await stack.settled(timeout=10)
+        assert asyncio.get_running_loop().time() - started < 3  # one delivery per 0.5 s would take 10 s
+    finally:
+        writer.close()
+        await writer.wait_closed()
