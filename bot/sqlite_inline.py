@@ -139,12 +139,16 @@ class InlineConnection:
         self._connection: sqlite3.Connection | None = connection
         self.lock_timeout = lock_timeout
 
-    async def when_unlocked(self, statement: Callable[..., Any], *args: Any) -> Any:
-        """`statement(*args)`, retried cooperatively while another connection holds the write lock."""
+    async def when_unlocked(self, statement: Callable[..., Any], *args: Any, in_transaction: bool = False) -> Any:
+        """`statement(*args)`, retried cooperatively while another connection holds the write lock.
+
+        Inside a transaction only a statement that SQLite says may be retried (`in_transaction`,
+        the COMMIT) is: any other could have done part of its work.
+        """
         try:
             return statement(*args)
         except sqlite3.OperationalError as error:
-            if not _locked(error) or self._conn.in_transaction:  # inside one, a retry could not repeat its work
+            if not _locked(error) or (self._conn.in_transaction and not in_transaction):
                 raise
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.lock_timeout
@@ -179,7 +183,10 @@ class InlineConnection:
         return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
-        self._conn.commit()
+        # In WAL mode a commit never waits; without WAL (a filesystem that refuses it) it must wait
+        # for readers to finish, and "a COMMIT that fails with SQLITE_BUSY can be retried later"
+        # (https://www.sqlite.org/lang_transaction.html).
+        await self.when_unlocked(self._conn.commit, in_transaction=True)
 
     async def rollback(self) -> None:
         self._conn.rollback()

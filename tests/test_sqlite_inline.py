@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.db import WAL_SIZE_LIMIT, Database, sqlite_file
 from bot.lanes import Lane
-from bot.sqlite_inline import Checkpointer
+from bot.sqlite_inline import Checkpointer, InlineConnection
 
 
 @pytest.fixture
@@ -219,3 +219,21 @@ async def test_each_statement_gives_the_event_loop_a_turn(database: Database) ->
     finally:
         ticking.cancel()
     assert seen[0] < seen[1] < seen[2]  # other tasks ran between statements of one transaction
+
+
+async def test_without_wal_a_commit_waits_for_readers_instead_of_failing(tmp_path: Path) -> None:
+    path = str(tmp_path / "journal.db")
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("CREATE TABLE t (x)")
+    writer = InlineConnection(sqlite3.connect(path, isolation_level=None, timeout=0), lock_timeout=5)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT * FROM t").fetchall()  # a shared lock: a rollback-journal commit must wait
+        await writer.execute("BEGIN IMMEDIATE")
+        await writer.execute("INSERT INTO t VALUES (1)")
+        asyncio.get_running_loop().call_later(0.05, reader.execute, "COMMIT")
+        await asyncio.wait_for(writer.commit(), 2)
+        assert reader.execute("SELECT x FROM t").fetchall() == [(1,)]
+    finally:
+        await writer.close()
+        reader.close()
