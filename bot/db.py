@@ -198,6 +198,8 @@ class Database:
         await self.engine.dispose()
         if self.checkpointer is not None:
             checkpointer, self.checkpointer = self.checkpointer, None
+            # A connection opened after this (the engine can be used again) checkpoints itself.
+            event.remove(self.engine.sync_engine, "connect", _leave_checkpoints_to_the_checkpointer)
             await checkpointer.stop()
 
 

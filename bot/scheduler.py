@@ -20,8 +20,8 @@ log = structlog.get_logger(__name__)
 # Slack retries events for at most a few hours; a day of event ids is plenty to dedupe against.
 EVENT_MEMORY = timedelta(days=1)
 OUTBOX_MEMORY = timedelta(days=7)
+HOUSEKEEPING_CHUNK = 1000  # rows deleted per transaction: a few ms of the event loop on SQLite
 # Explicit defaults: APScheduler's 1 s misfire grace silently skips runs (PLATFORM.md 1.3).
-HOUSEKEEPING_CHUNK = 1000
 REMINDER_MINUTES = 5  # action items are due on a date: a few minutes late is on time
 JOB_DEFAULTS = {"misfire_grace_time": 300, "coalesce": True, "max_instances": 1}
 

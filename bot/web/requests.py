@@ -15,8 +15,8 @@ class RequestContextMiddleware:
 
     It replaces uvicorn's access log (`warroom serve` turns that off): the line is structured
     (status and duration as fields) and carries what the handler bound, such as the delivery id,
-    where uvicorn's is a formatted string and a second line per webhook. Pure ASGI (not
-    BaseHTTPMiddleware) so streaming bodies and the size limit keep working.
+    where uvicorn's is one formatted string without them. Pure ASGI (not BaseHTTPMiddleware) so
+    streaming bodies and the size limit keep working.
     """
 
     def __init__(self, app: ASGIApp) -> None:
